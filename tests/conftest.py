@@ -1,0 +1,96 @@
+"""Fixtures for the real services the tests talk to: PostgreSQL, Redis and SQLite.
+
+Locally a missing service skips the tests that need it; in CI (``CI=true``) it fails
+them, so a broken CI machine can never pass by skipping.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+PG_HOST = os.environ.get("REALTIME_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("REALTIME_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("REALTIME_TEST_PG_USER", "postgres")
+REDIS_HOST = os.environ.get("REALTIME_TEST_REDIS_HOST", "127.0.0.1")
+REDIS_PORT = int(os.environ.get("REALTIME_TEST_REDIS_PORT", "6379"))
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def service_missing(what: str) -> None:
+    """Skip locally, fail in CI."""
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI but is not reachable", pytrace=False)
+    pytest.skip(f"{what} not reachable")
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    if not _port_open(REDIS_HOST, REDIS_PORT):
+        service_missing(f"Redis at {REDIS_HOST}:{REDIS_PORT}")
+    return f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """Base URL (no database) of the PostgreSQL server the tests use."""
+    if not _port_open(PG_HOST, PG_PORT):
+        service_missing(f"PostgreSQL at {PG_HOST}:{PG_PORT}")
+    return f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}"
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres")
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def postgres_url(postgres_server: str) -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"realtime_test_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{postgres_server}/{name}"
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'realtime.sqlite3'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_database_url(request) -> AsyncIterator[str]:
+    """An empty database of each kind the product supports: the test runs on both."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("sqlite_url")
+    else:
+        yield request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="session")
+def unused_port() -> Iterator:
+    def pick() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    yield pick
