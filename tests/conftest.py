@@ -6,10 +6,11 @@ them, so a broken CI machine can never pass by skipping.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -51,25 +52,33 @@ def postgres_server() -> str:
     return f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}"
 
 
-async def _pg_admin(sql: str) -> None:
+def pg_admin(sql: str) -> None:
+    """Run one statement on the server's maintenance database.
+
+    Runs in a thread of its own so it never touches the test's event loop.
+    """
     import asyncpg
 
-    conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres")
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+    async def run() -> None:
+        conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres")
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
 
 
 @pytest.fixture
-async def postgres_url(postgres_server: str) -> AsyncIterator[str]:
+def postgres_url(postgres_server: str) -> Iterator[str]:
     """A new, empty PostgreSQL database for one test, dropped afterwards."""
     name = f"realtime_test_{uuid.uuid4().hex[:12]}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
+    pg_admin(f'CREATE DATABASE "{name}"')
     try:
         yield f"{postgres_server}/{name}"
     finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -78,12 +87,9 @@ def sqlite_url(tmp_path) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def empty_database_url(request) -> AsyncIterator[str]:
+def empty_database_url(request) -> str:
     """An empty database of each kind the product supports: the test runs on both."""
-    if request.param == "sqlite":
-        yield request.getfixturevalue("sqlite_url")
-    else:
-        yield request.getfixturevalue("postgres_url")
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
 
 
 @pytest.fixture(scope="session")
