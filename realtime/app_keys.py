@@ -1,0 +1,15 @@
+"""Typed keys for what the application factory puts on the aiohttp application."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from realtime.bus import Bus
+    from realtime.config import Settings
+    from realtime.store.database import Store
+
+SETTINGS: web.AppKey["Settings"] = web.AppKey("settings")
+STORE: web.AppKey["Store"] = web.AppKey("store")
+BUS: web.AppKey["Bus"] = web.AppKey("bus")

@@ -1,0 +1,71 @@
+"""Callers, their groups, and their sessions (one per log-in, with its conference)."""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from realtime.store.models.base import AccountScoped, Base, CreatedMixin, IdMixin
+from realtime.store.types import Id
+
+
+class CallerGroup(IdMixin, CreatedMixin, AccountScoped, Base):
+    __tablename__ = "caller_groups"
+
+    name: Mapped[str] = mapped_column(String(200))
+    campaign_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("campaigns.id", ondelete="SET NULL")
+    )
+
+
+class Caller(IdMixin, CreatedMixin, AccountScoped, Base):
+    __tablename__ = "callers"
+    __table_args__ = (
+        UniqueConstraint("account_id", "username"),
+        UniqueConstraint("account_id", "pin"),
+    )
+
+    name: Mapped[str] = mapped_column(String(200), default="")
+    username: Mapped[str] = mapped_column(String(200))
+    # Phones-only callers have no browser log-in: they dial in and identify with the PIN.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    phones_only: Mapped[bool] = mapped_column(default=False)
+    pin: Mapped[str] = mapped_column(String(12))
+    phone_endpoint: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    campaign_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("campaigns.id", ondelete="SET NULL"), index=True
+    )
+    caller_group_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("caller_groups.id", ondelete="SET NULL")
+    )
+
+
+class CallerSessionStatus(str, enum.Enum):
+    CONNECTING = "connecting"  # caller's phone leg ringing
+    ON_HOLD = "on-hold"  # in the conference, waiting for a lead
+    ON_CALL = "on-call"
+    WRAP_UP = "wrap-up"
+    PAUSED = "paused"
+    ENDED = "ended"
+
+
+class CallerSession(IdMixin, AccountScoped, Base):
+    __tablename__ = "caller_sessions"
+
+    caller_id: Mapped[int] = mapped_column(Id, ForeignKey("callers.id", ondelete="CASCADE"), index=True)
+    campaign_id: Mapped[int] = mapped_column(Id, ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    status: Mapped[CallerSessionStatus] = mapped_column(
+        Enum(CallerSessionStatus, native_enum=False, length=20), default=CallerSessionStatus.CONNECTING
+    )
+    # Ours, chosen before Asterisk sees them, so the session can be found again after a crash.
+    conference_bridge_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    caller_channel_id: Mapped[str | None] = mapped_column(String(100))
+    endpoint: Mapped[str | None] = mapped_column(String(200))
+    # Call-API sessions authenticate their socket with this token instead of a cookie.
+    token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
+    started_at: Mapped[dt.datetime] = mapped_column()
+    ended_at: Mapped[dt.datetime | None] = mapped_column()
+    end_reason: Mapped[str | None] = mapped_column(String(100))
