@@ -1,0 +1,439 @@
+"""Typed ARI events decoded from the JSON frames of ``/ari/events``.
+
+Each event keeps the frame it came from (``raw``) and its ``timestamp`` as an aware
+datetime. ``channel_ids``/``bridge_ids`` say which channels and bridges an event is
+about; the client routes events to per-channel and per-bridge handlers with them.
+A frame that cannot be decoded (unknown type, missing fields) becomes
+:class:`UnknownEvent`, never an exception.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+from .models import Bridge, Channel, Playback, parse_timestamp
+
+logger = logging.getLogger(__name__)
+
+_EVENT_TYPES: dict[str, type[Event]] = {}
+
+
+def _event(cls: type[Event]) -> type[Event]:
+    _EVENT_TYPES[cls.__name__] = cls
+    return cls
+
+
+def _channel(data: Mapping[str, Any] | None) -> Channel | None:
+    return Channel.from_json(data) if data else None
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Event:
+    type: str
+    timestamp: datetime | None = None
+    application: str = ""
+    asterisk_id: str = ""
+    raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def channel_ids(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def bridge_ids(self) -> tuple[str, ...]:
+        return ()
+
+    @classmethod
+    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The event-specific constructor arguments (the common ones are added by decode)."""
+        return {}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class UnknownEvent(Event):
+    """An event type this client does not model (or a frame it could not decode)."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChannelEvent(Event):
+    channel: Channel
+
+    @property
+    def channel_ids(self) -> tuple[str, ...]:
+        return (self.channel.id,)
+
+    @classmethod
+    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {"channel": Channel.from_json(data["channel"])}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BridgeEvent(Event):
+    bridge: Bridge
+
+    @property
+    def bridge_ids(self) -> tuple[str, ...]:
+        return (self.bridge.id,)
+
+    @classmethod
+    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {"bridge": Bridge.from_json(data["bridge"])}
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StasisStart(ChannelEvent):
+    args: tuple[str, ...] = ()
+    replace_channel: Channel | None = None
+
+    @classmethod
+    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            **super()._fields(data),
+            "args": tuple(data.get("args") or ()),
+            "replace_channel": _channel(data.get("replace_channel")),
+        }
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StasisEnd(ChannelEvent):
+    pass
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChannelCreated(ChannelEvent):
+    pass
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChannelStateChange(ChannelEvent):
+    pass
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChannelDestroyed(ChannelEvent):
+    """The channel is gone; ``cause`` (Q.850) and ``tech_cause`` (SIP code) are the outcome."""
+
+    cause: int = 0
+    cause_txt: str = ""
+    tech_cause: int | None = None
+
+    @classmethod
+    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            **super()._fields(data),
+            "cause": int(data.get("cause", 0)),
+            "cause_txt": data.get("cause_txt", ""),
+            "tech_cause": _int(data.get("tech_cause")),
+        }
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChannelHangupRequest(ChannelEvent):
+    """With ``soft`` true, ``cause`` is Asterisk's soft-hangup flag (32 for an ARI DELETE),
+    not a Q.850 cause: take the outcome from :class:`ChannelDestroyed`."""
+
+    cause: int | None = None
+    soft: bool = False
+    tech_cause: int | None = None
+
+    @classmethod
+    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            **super()._fields(data),
+            "cause": _int(data.get("cause")),
+            "soft": bool(data.get("soft", False)),
+            "tech_cause": _int(data.get("tech_cause")),
+        }
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _ChannelBridgeEvent(BridgeEvent):
+    channel: Channel | None = None
+
+    @property
+    def channel_ids(self) -> tuple[str, ...]:
+        return (self.channel.id,) if self.channel else ()
+
+    @classmethod
+    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {**super()._fields(data), "channel": _channel(data.get("channel"))}
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChannelEnteredBridge(_ChannelBridgeEvent):
+    pass
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChannelLeftBridge(_ChannelBridgeEvent):
+    pass
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Dial(Event):
+    """Progress of a dial attempt on ``peer`` (``dialstatus`` ``""`` → ``RINGING`` → ``ANSWER``,
+    or ``BUSY``/``CONGESTION``/``NOANSWER``/...). No final Dial on originate timeout."""
+
+    peer: Channel
+    dialstatus: str = ""
+    dialstring: str = ""
+    forward: str = ""
+    caller: Channel | None = None
+    forwarded: Channel | None = None
+
+    @property
+    def channel_ids(self) -> tuple[str, ...]:
+        return (self.peer.id,) + ((self.caller.id,) if self.caller else ())
+
+    @classmethod
+    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "peer": Channel.from_json(data["peer"]),
+            "dialstatus": data.get("dialstatus", ""),
+            "dialstring": data.get("dialstring", ""),
+            "forward": data.get("forward", ""),
+            "caller": _channel(data.get("caller")),
+            "forwarded": _channel(data.get("forwarded")),
+        }
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChannelDtmfReceived(ChannelEvent):
+    """Sent once per digit, when the digit ends."""
+
+    digit: str = ""
+    duration_ms: int = 0
+
+    @classmethod
+    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            **super()._fields(data),
+            "digit": data.get("digit", ""),
+            "duration_ms": int(data.get("duration_ms", 0)),
+        }
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChannelVarset(Event):
+    variable: str = ""
+    value: str = ""
+    channel: Channel | None = None  # absent for global variables
+
+    @property
+    def channel_ids(self) -> tuple[str, ...]:
+        return (self.channel.id,) if self.channel else ()
+
+    @classmethod
+    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "variable": data.get("variable", ""),
+            "value": data.get("value", ""),
+            "channel": _channel(data.get("channel")),
+        }
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChannelDialplan(ChannelEvent):
+    dialplan_app: str = ""
+    dialplan_app_data: str = ""
+
+    @classmethod
+    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            **super()._fields(data),
+            "dialplan_app": data.get("dialplan_app", ""),
+            "dialplan_app_data": data.get("dialplan_app_data", ""),
+        }
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChannelCallerId(ChannelEvent):
+    caller_presentation: int = 0
+    caller_presentation_txt: str = ""
+
+    @classmethod
+    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            **super()._fields(data),
+            "caller_presentation": int(data.get("caller_presentation", 0)),
+            "caller_presentation_txt": data.get("caller_presentation_txt", ""),
+        }
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChannelConnectedLine(ChannelEvent):
+    pass
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChannelHold(ChannelEvent):
+    musicclass: str | None = None
+
+    @classmethod
+    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {**super()._fields(data), "musicclass": data.get("musicclass")}
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChannelUnhold(ChannelEvent):
+    pass
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChannelTalkingStarted(ChannelEvent):
+    pass
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChannelTalkingFinished(ChannelEvent):
+    duration: int = 0
+
+    @classmethod
+    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {**super()._fields(data), "duration": int(data.get("duration", 0))}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PlaybackEvent(Event):
+    playback: Playback
+
+    @property
+    def channel_ids(self) -> tuple[str, ...]:
+        kind, target_id = self.playback.target
+        return (target_id,) if kind == "channel" else ()
+
+    @property
+    def bridge_ids(self) -> tuple[str, ...]:
+        kind, target_id = self.playback.target
+        return (target_id,) if kind == "bridge" else ()
+
+    @classmethod
+    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {"playback": Playback.from_json(data["playback"])}
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PlaybackStarted(PlaybackEvent):
+    pass
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PlaybackContinuing(PlaybackEvent):
+    pass
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PlaybackFinished(PlaybackEvent):
+    """``playback.state`` is ``done``, or ``failed`` (missing file, channel hung up)."""
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BridgeCreated(BridgeEvent):
+    pass
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BridgeDestroyed(BridgeEvent):
+    pass
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BridgeMerged(BridgeEvent):
+    bridge_from: Bridge
+
+    @property
+    def bridge_ids(self) -> tuple[str, ...]:
+        return (self.bridge.id, self.bridge_from.id)
+
+    @classmethod
+    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {**super()._fields(data), "bridge_from": Bridge.from_json(data["bridge_from"])}
+
+
+@_event
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ApplicationReplaced(Event):
+    """Another websocket took over our Stasis application: we get no more events."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChannelGone(Event):
+    """Local, not from Asterisk: after a reconnect, a channel we had handlers for no
+    longer exists (its ChannelDestroyed was lost while the websocket was down)."""
+
+    type: str = "ChannelGone"
+    channel_id: str
+
+    @property
+    def channel_ids(self) -> tuple[str, ...]:
+        return (self.channel_id,)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BridgeGone(Event):
+    """Local, not from Asterisk: after a reconnect, a bridge we had handlers for is gone."""
+
+    type: str = "BridgeGone"
+    bridge_id: str
+
+    @property
+    def bridge_ids(self) -> tuple[str, ...]:
+        return (self.bridge_id,)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def decode_event(data: Mapping[str, Any]) -> Event:
+    """One websocket frame (already parsed JSON) as a typed event."""
+    event_type = str(data.get("type", ""))
+    common = {
+        "type": event_type,
+        "timestamp": parse_timestamp(data.get("timestamp")),
+        "application": data.get("application", ""),
+        "asterisk_id": data.get("asterisk_id", ""),
+        "raw": data,
+    }
+    cls = _EVENT_TYPES.get(event_type)
+    if cls is None:
+        return UnknownEvent(**common)
+    try:
+        return cls(**common, **cls._fields(data))
+    except (KeyError, TypeError, ValueError) as exc:
+        logger.warning("undecodable ARI %s event (%s): %.300r", event_type, exc, data)
+        return UnknownEvent(**common)
+
+
+EVENT_TYPES: Mapping[str, type[Event]] = _EVENT_TYPES
+EventPredicate = Callable[[Event], bool]

@@ -1,0 +1,149 @@
+"""ARI resource objects (Channel, Bridge, Playback) decoded from Asterisk's JSON.
+
+Field names follow the ARI models of Asterisk 22 (``channels.json``, ``bridges.json``,
+``playbacks.json``); optional fields Asterisk leaves out decode to ``None``/empty.
+"""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+
+def parse_timestamp(value: str | None) -> datetime | None:
+    """Asterisk's ``2026-11-26T14:31:51.599+0000`` (no colon in the offset) as an aware datetime."""
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CallerId:
+    name: str = ""
+    number: str = ""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> CallerId:
+        data = data or {}
+        return cls(name=data.get("name", ""), number=data.get("number", ""))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DialplanLocation:
+    context: str = ""
+    exten: str = ""
+    priority: int = 0
+    app_name: str = ""
+    app_data: str = ""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> DialplanLocation:
+        data = data or {}
+        return cls(
+            context=data.get("context", ""),
+            exten=data.get("exten", ""),
+            priority=int(data.get("priority", 0) or 0),
+            app_name=data.get("app_name", ""),
+            app_data=data.get("app_data", ""),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Channel:
+    id: str
+    name: str = ""
+    state: str = ""
+    caller: CallerId = CallerId()
+    connected: CallerId = CallerId()
+    dialplan: DialplanLocation = DialplanLocation()
+    creationtime: datetime | None = None
+    language: str = ""
+    accountcode: str = ""
+    protocol_id: str = ""
+    channelvars: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    caller_rdnis: str | None = None
+    tenantid: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Channel:
+        return cls(
+            id=data["id"],
+            name=data.get("name", ""),
+            state=data.get("state", ""),
+            caller=CallerId.from_json(data.get("caller")),
+            connected=CallerId.from_json(data.get("connected")),
+            dialplan=DialplanLocation.from_json(data.get("dialplan")),
+            creationtime=parse_timestamp(data.get("creationtime")),
+            language=data.get("language", ""),
+            accountcode=data.get("accountcode", ""),
+            protocol_id=data.get("protocol_id", ""),
+            channelvars=dict(data.get("channelvars") or {}),
+            caller_rdnis=data.get("caller_rdnis"),
+            tenantid=data.get("tenantid"),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Bridge:
+    id: str
+    technology: str = ""
+    bridge_type: str = ""
+    bridge_class: str = ""
+    creator: str = ""
+    name: str = ""
+    channels: tuple[str, ...] = ()
+    creationtime: datetime | None = None
+    video_mode: str | None = None
+    video_source_id: str | None = None
+    bridgevars: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Bridge:
+        return cls(
+            id=data["id"],
+            technology=data.get("technology", ""),
+            bridge_type=data.get("bridge_type", ""),
+            bridge_class=data.get("bridge_class", ""),
+            creator=data.get("creator", ""),
+            name=data.get("name", ""),
+            channels=tuple(data.get("channels") or ()),
+            creationtime=parse_timestamp(data.get("creationtime")),
+            video_mode=data.get("video_mode"),
+            video_source_id=data.get("video_source_id"),
+            bridgevars=dict(data.get("bridgevars") or {}),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Playback:
+    id: str
+    media_uri: str = ""
+    target_uri: str = ""
+    state: str = ""
+    language: str | None = None
+    next_media_uri: str | None = None
+
+    @property
+    def target(self) -> tuple[str, str]:
+        """``("channel", id)`` or ``("bridge", id)`` from ``target_uri``."""
+        kind, _, target_id = self.target_uri.partition(":")
+        return kind, target_id
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Playback:
+        return cls(
+            id=data["id"],
+            media_uri=data.get("media_uri", ""),
+            target_uri=data.get("target_uri", ""),
+            state=data.get("state", ""),
+            language=data.get("language"),
+            next_media_uri=data.get("next_media_uri"),
+        )
