@@ -1,0 +1,1 @@
+"""Socket.IO: the server object and, in later modules, the /caller and /monitor namespaces."""

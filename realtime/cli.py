@@ -1,0 +1,291 @@
+"""The ``realtime`` command: serve, pbx-sim, db, account, import, demo.
+
+Start-up problems (a bad setting, an unreachable database or Redis, a database
+behind the code) end the command with one clear line on stderr and a non-zero
+exit status, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from realtime.config import ROLES, SIM_OUTCOMES, ConfigError, Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """A problem the user must fix before the command can run; printed as one line."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    logging.basicConfig(
+        level=getattr(args, "log_level", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.handler(args) or 0
+    except (ConfigError, StartupError) as exc:
+        print(f"realtime: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="realtime", description="Impact Dialing real-time caller server")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the server (web, sockets, engine)")
+    _add_settings_flags(serve)
+    serve.add_argument("--host", help="address to listen on (REALTIME_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (REALTIME_PORT, default 8080)")
+    serve.add_argument("--role", choices=ROLES, help="which parts to run (REALTIME_ROLE, default all)")
+    serve.add_argument("--no-demo", action="store_true", help="do not create the demo account")
+    serve.set_defaults(handler=_serve)
+
+    sim = commands.add_parser("pbx-sim", help="run the ARI PBX simulator alone")
+    _add_sim_arguments(sim)
+
+    db = commands.add_parser("db", help="database migrations")
+    db_commands = db.add_subparsers(title="db commands", metavar="ACTION", required=True)
+    for name, help_text in (
+        ("upgrade", "upgrade the database to the newest schema (or --revision)"),
+        ("downgrade", "downgrade the database (to --revision, default: one step)"),
+        ("current", "print the database's schema revision"),
+    ):
+        sub = db_commands.add_parser(name, help=help_text)
+        _add_settings_flags(sub)
+        if name != "current":
+            sub.add_argument("--revision", default="head" if name == "upgrade" else "-1")
+        sub.set_defaults(handler=_db, action=name)
+
+    account = commands.add_parser("account", help="accounts")
+    account_commands = account.add_subparsers(title="account commands", metavar="ACTION", required=True)
+    create = account_commands.add_parser("create", help="create an account and its first admin")
+    _add_settings_flags(create)
+    create.add_argument("name")
+    create.add_argument("--admin-email")
+    create.add_argument("--admin-password", help="default: a generated password, printed once")
+    create.set_defaults(handler=_account_create)
+
+    demo = commands.add_parser("demo", help="create the demo account on an empty database")
+    _add_settings_flags(demo)
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", help="REALTIME_DATABASE_URL (default: SQLite file in ./data)")
+    parser.add_argument("--redis-url", help="REALTIME_REDIS_URL (default: in-memory bus)")
+    parser.add_argument("--ari-url", help="REALTIME_ARI_URL (default: built-in PBX simulator)")
+    parser.add_argument("--ari-user", help="REALTIME_ARI_USER")
+    parser.add_argument("--ari-password", help="REALTIME_ARI_PASSWORD")
+    parser.add_argument("--ari-app", help="REALTIME_ARI_APP")
+    parser.add_argument("--dial-template", help="REALTIME_DIAL_TEMPLATE, e.g. PJSIP/{number}@trunk")
+    parser.add_argument("--amd-context", help="REALTIME_AMD_CONTEXT")
+    parser.add_argument("--secret-key", help="REALTIME_SECRET_KEY")
+    parser.add_argument("--data-dir", help="REALTIME_DATA_DIR (default ./data)")
+    parser.add_argument("--sim-outcomes", choices=SIM_OUTCOMES, help="REALTIME_SIM_OUTCOMES")
+    parser.add_argument("--sim-speed", type=float, help="REALTIME_SIM_SPEED")
+
+
+def _add_sim_arguments(parser: argparse.ArgumentParser) -> None:
+    try:
+        from realtime.telephony.sim import cli as sim_cli
+    except ImportError:  # the simulator ships with the telephony layer
+        parser.set_defaults(handler=lambda _args: _fail("the PBX simulator is not installed"))
+        return
+    sim_cli.add_arguments(parser)
+    parser.set_defaults(handler=sim_cli.run)
+
+
+def _fail(message: str) -> int:
+    raise StartupError(message)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(vars(args))
+
+
+# -- serve -----------------------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from realtime.server import create_app
+
+    settings = _settings(args)
+    credentials = asyncio.run(_prepare(settings, seed_demo=not args.no_demo))
+    if credentials is not None:
+        print(format_demo_credentials(credentials, settings), flush=True)
+    app = create_app(settings)
+    print(f"Impact Dialing realtime listening on http://{settings.host}:{settings.port}/", flush=True)
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=None, handle_signals=True)
+    except OSError as exc:
+        raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+    return 0
+
+
+async def _prepare(settings: Settings, *, seed_demo: bool):
+    """Everything that must be right before the server starts, checked with clear messages."""
+    await check_services(settings)
+    await ensure_schema(settings)
+    if seed_demo and settings.runs_engine:
+        from realtime.store.database import Store
+        from realtime.store.demo import seed_demo as seed
+
+        store = Store(settings.database_url)
+        try:
+            return await seed(store)
+        finally:
+            await store.close()
+    return None
+
+
+async def check_services(settings: Settings) -> None:
+    """Reach the database and Redis once, so an unreachable one is one clear line."""
+    from realtime.store.database import Store, StoreUnavailable
+
+    if settings.is_sqlite:
+        Path(_sqlite_path(settings.database_url)).parent.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.database_url)
+    try:
+        await store.check()
+    except StoreUnavailable as exc:
+        raise StartupError(str(exc)) from None
+    finally:
+        await store.close()
+
+    if settings.redis_url:
+        from realtime.bus import BusError, create_bus
+
+        bus = create_bus(settings.redis_url)
+        try:
+            await bus.start()
+        except BusError as exc:
+            raise StartupError(str(exc)) from None
+        finally:
+            await bus.close()
+
+
+async def ensure_schema(settings: Settings) -> None:
+    """Upgrade databases ``serve`` owns; refuse to run on any other that is behind."""
+    from realtime.store import migrate
+
+    if await migrate.is_behind(settings.database_url):
+        if _serve_owns(settings):
+            logger.info("upgrading the database schema")
+            await migrate.upgrade(settings.database_url)
+            return
+        raise StartupError(
+            "the database schema is behind this version; run `realtime db upgrade` "
+            "(with the same REALTIME_DATABASE_URL) and start again"
+        )
+
+
+def _serve_owns(settings: Settings) -> bool:
+    # The default SQLite file under the data directory is created and managed by serve itself.
+    default = Path(settings.data_dir) / "realtime.sqlite3"
+    return settings.is_sqlite and Path(_sqlite_path(settings.database_url)).resolve() == default.resolve()
+
+
+def _sqlite_path(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).database or ""
+
+
+def format_demo_credentials(creds, settings: Settings) -> str:
+    base = f"http://{settings.host}:{settings.port}"
+    callers = "\n".join(f"    {username} / {password}" for username, password in creds.callers)
+    return (
+        "\nDemo account created (shown once, keep it):\n"
+        f"  Pages:      {base}/  (caller app {base}/caller, supervisor console {base}/monitor)\n"
+        f"  API:        {base}/v1?api_key={creds.api_key}&api_auth={creds.api_auth}\n"
+        f"  api_key:    {creds.api_key}\n"
+        f"  api_auth:   {creds.api_auth}\n"
+        f"  Admin:      {creds.admin_email} / {creds.admin_password}\n"
+        f"  Supervisor: {creds.supervisor_email} / {creds.supervisor_password}\n"
+        f"  Callers (username / password):\n{callers}\n"
+        f"  Phones-only caller PIN: {creds.phones_only_pin}\n"
+    )
+
+
+# -- db, account, demo -----------------------------------------------------------------------------
+
+
+def _db(args: argparse.Namespace) -> int:
+    from realtime.store import migrate
+    from realtime.store.database import StoreUnavailable
+
+    settings = _settings(args)
+
+    async def run() -> None:
+        await check_services(dataclasses.replace(settings, redis_url=None))
+        if args.action == "upgrade":
+            await migrate.upgrade(settings.database_url, args.revision)
+        elif args.action == "downgrade":
+            await migrate.downgrade(settings.database_url, args.revision)
+        print(f"database revision: {await migrate.current(settings.database_url) or '(empty)'}")
+
+    try:
+        asyncio.run(run())
+    except StoreUnavailable as exc:
+        raise StartupError(str(exc)) from None
+    return 0
+
+
+def _account_create(args: argparse.Namespace) -> int:
+    from realtime.store.accounts import AccountError, create_account
+    from realtime.store.database import Store
+
+    settings = _settings(args)
+
+    async def run():
+        await check_services(dataclasses.replace(settings, redis_url=None))
+        await ensure_schema(settings)
+        store = Store(settings.database_url)
+        try:
+            async with store.transaction() as session:
+                return await create_account(
+                    session, args.name, admin_email=args.admin_email, admin_password=args.admin_password
+                )
+        finally:
+            await store.close()
+
+    try:
+        created = asyncio.run(run())
+    except AccountError as exc:
+        raise StartupError(str(exc)) from None
+    print(f"account:  {created.account.name} (id {created.account.id})")
+    print(f"api_key:  {created.api_key}")
+    print(f"api_auth: {created.api_auth}")
+    if created.admin is not None:
+        print(f"admin:    {created.admin.email}")
+        if created.admin_password:
+            print(f"password: {created.admin_password}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    credentials = asyncio.run(_prepare(dataclasses.replace(settings, redis_url=None), seed_demo=True))
+    if credentials is None:
+        print("the database already holds an account; no demo account created")
+        return 1
+    print(format_demo_credentials(credentials, settings))
+    return 0

@@ -1,0 +1,49 @@
+import pytest
+
+from realtime.config import ConfigError, load_settings
+
+
+def settings(env=None, **flags):
+    return load_settings(flags, environ=env or {})
+
+
+def test_defaults_need_nothing_installed(tmp_path):
+    s = settings(data_dir=str(tmp_path))
+    assert s.database_url == f"sqlite+aiosqlite:///{tmp_path / 'realtime.sqlite3'}"
+    assert s.redis_url is None and s.uses_simulator
+    assert (s.host, s.port, s.role) == ("127.0.0.1", 8080, "all")
+
+
+def test_generated_secret_key_survives_a_restart(tmp_path):
+    first = settings(data_dir=str(tmp_path)).secret_key
+    assert len(first) >= 32
+    assert settings(data_dir=str(tmp_path)).secret_key == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_flags_win_over_environment(tmp_path):
+    env = {"REALTIME_PORT": "9000", "REALTIME_DATA_DIR": str(tmp_path), "REALTIME_ROLE": "web"}
+    s = settings(env, port=9100, role=None)
+    assert s.port == 9100 and s.role == "web"
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"REALTIME_PORT": "eighty"}, "REALTIME_PORT: 'eighty' is not a port number"),
+        ({"REALTIME_PORT": "70000"}, "REALTIME_PORT: 70000 is not a port number"),
+        ({"REALTIME_REDIS_URL": "localhost:6379"}, "REALTIME_REDIS_URL: 'localhost:6379' must start with"),
+        ({"REALTIME_REDIS_URL": "redis://:6379"}, "has no host"),
+        ({"REALTIME_DATABASE_URL": "mysql://db/x"}, "REALTIME_DATABASE_URL: 'mysql://db/x' must start with"),
+        ({"REALTIME_DATABASE_URL": "postgresql://h:99999/x"}, "is not a valid URL"),
+        ({"REALTIME_ARI_URL": "ftp://pbx/ari"}, "REALTIME_ARI_URL"),
+        ({"REALTIME_ROLE": "both"}, "REALTIME_ROLE: 'both' is not one of all, web, engine"),
+        ({"REALTIME_DIAL_TEMPLATE": "PJSIP/trunk"}, "{number}"),
+        ({"REALTIME_SIM_SPEED": "0"}, "REALTIME_SIM_SPEED: must be greater than 0"),
+        ({"REALTIME_SECRET_KEY": "short"}, "REALTIME_SECRET_KEY: must be at least 16 characters"),
+    ],
+)
+def test_bad_values_are_named_with_their_setting(tmp_path, env, message):
+    with pytest.raises(ConfigError) as err:
+        settings({"REALTIME_DATA_DIR": str(tmp_path), **env})
+    assert message in str(err.value)

@@ -1,0 +1,45 @@
+"""The assembled application: /healthz over each store and bus the product supports."""
+from __future__ import annotations
+
+import pytest
+
+from realtime.config import load_settings
+from realtime.server import create_app
+from realtime.store import migrate
+
+
+async def start(aiohttp_client, tmp_path, **overrides):
+    settings = load_settings({"data_dir": str(tmp_path), **overrides}, environ={})
+    await migrate.upgrade(settings.database_url)
+    return await aiohttp_client(create_app(settings))
+
+
+async def test_healthz_on_the_embedded_default(aiohttp_client, tmp_path):
+    client = await start(aiohttp_client, tmp_path)
+    response = await client.get("/healthz")
+    body = await response.json()
+    assert response.status == 200, body
+    assert body["status"] == "ok"
+    assert body["components"]["store"]["status"] == "up"
+    assert "SQLite" in body["components"]["store"]["detail"]
+    assert body["components"]["bus"]["status"] == "up"
+    assert set(body["components"]) == {"store", "bus", "telephony"}
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_healthz_on_postgresql_and_redis(aiohttp_client, tmp_path, postgres_url, redis_url):
+    client = await start(aiohttp_client, tmp_path, database_url=postgres_url, redis_url=redis_url)
+    response = await client.get("/healthz")
+    body = await response.json()
+    assert response.status == 200, body
+    assert "PostgreSQL" in body["components"]["store"]["detail"]
+    assert body["components"]["bus"]["status"] == "up"
+
+
+async def test_index_page_points_to_the_api_and_status(aiohttp_client, tmp_path):
+    client = await start(aiohttp_client, tmp_path)
+    response = await client.get("/")
+    text = await response.text()
+    assert response.status == 200
+    assert 'href="/v1"' in text and "/healthz" in text
