@@ -62,6 +62,7 @@ SNOOP_DIRECTIONS = frozenset({"none", "both", "out", "in"})
 # RFC 3986 path-segment characters: channel ids such as "call-1;2" stay readable.
 _PATH_SAFE = "!$&'()*+,;=:@"
 _HEARTBEAT = 20.0
+_CALLBACKS = "callbacks"
 
 
 class AriClient:
@@ -91,6 +92,7 @@ class AriClient:
         self._session: aiohttp.ClientSession | None = None
         self._dispatcher = EventDispatcher()
         self._reconnect_callbacks: dict[str, list[Registration]] = {}
+        self._health_callbacks: dict[str, list[Registration]] = {}
         self._events_task: asyncio.Task[None] | None = None
         self._health = ComponentHealth(Status.STARTING, "events websocket not connected yet")
         self._closed = False
@@ -142,6 +144,10 @@ class AriClient:
     def health(self) -> ComponentHealth:
         return self._health
 
+    def on_health_change(self, callback: Callable[[ComponentHealth], None]) -> Registration:
+        """``callback(health)`` (plain function, called inline) whenever the status changes."""
+        return _register(self._health_callbacks, callback)
+
     # -- events -------------------------------------------------------------------
     def on_channel(self, channel_id: str, handler: Handler) -> Registration:
         """Events about ``channel_id`` (``Dial`` for its peer, its playbacks, ``ChannelGone``)."""
@@ -157,10 +163,7 @@ class AriClient:
 
     def on_reconnect(self, callback: ReconnectCallback) -> Registration:
         """``callback(live_channels, live_bridges)`` after each reconnect, before any newer event."""
-        table = self._reconnect_callbacks
-        registration = Registration(table, "reconnect", callback)
-        table.setdefault("reconnect", []).append(registration)
-        return registration
+        return _register(self._reconnect_callbacks, callback)
 
     def wait_for(self, predicate: EventPredicate, timeout: float) -> EventWaiter:
         """The first event from now on for which ``predicate`` is true; await the result.
@@ -568,7 +571,7 @@ class AriClient:
         )
 
         async def reconcile() -> None:
-            for registration in list(self._reconnect_callbacks.get("reconnect", ())):
+            for registration in list(self._reconnect_callbacks.get(_CALLBACKS, ())):
                 try:
                     result = registration.handler(dict(live_channels), dict(live_bridges))
                     if inspect.isawaitable(result):
@@ -590,9 +593,22 @@ class AriClient:
         return random.uniform(ceiling / 2, ceiling)
 
     def _set_health(self, status: Status, detail: str = "") -> None:
-        if status is not self._health.status:
-            logger.info("ARI telephony %s %s", status.value, detail)
+        changed = status is not self._health.status
         self._health = ComponentHealth(status, detail)
+        if not changed:
+            return
+        logger.info("ARI telephony %s %s", status.value, detail)
+        for registration in list(self._health_callbacks.get(_CALLBACKS, ())):
+            try:
+                registration.handler(self._health)
+            except Exception:
+                logger.exception("ARI health callback %r failed", registration.handler)
+
+
+def _register(table: dict[str, list[Registration]], callback: Callable[..., Any]) -> Registration:
+    registration = Registration(table, _CALLBACKS, callback)
+    table.setdefault(_CALLBACKS, []).append(registration)
+    return registration
 
 
 def _path(*segments: str) -> str:

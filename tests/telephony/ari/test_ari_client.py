@@ -273,29 +273,43 @@ async def test_undecodable_and_unknown_frames_do_not_break_the_stream(ari, clien
 
 
 # -- health, reconnect, reconcile -------------------------------------------------------
+class HealthLog:
+    """Every health change of a client, awaitable one by one."""
+
+    def __init__(self, client: AriClient) -> None:
+        self.changes: asyncio.Queue = asyncio.Queue()
+        client.on_health_change(self.changes.put_nowait)
+
+    async def next(self, status: Status, timeout: float = 5.0):
+        health = await asyncio.wait_for(self.changes.get(), timeout)
+        assert health.status is status, health
+        return health
+
+
 async def test_health_is_starting_then_up_then_down_while_reconnecting(ari, client):
+    log = HealthLog(client)
     assert client.health().status is Status.STARTING
     await client.connect()
-    assert client.health().status is Status.UP
+    await log.next(Status.UP)
+    assert client.health().usable
     ari.refuse_websocket = True
     await ari.drop_websockets()
-    await _until(lambda: client.health().status is Status.DOWN)
-    assert client.health().detail
+    assert (await log.next(Status.DOWN)).detail
     ari.refuse_websocket = False
-    await ari.wait_connections(2)
-    await _until(lambda: client.health().status is Status.UP)
+    await log.next(Status.UP)
     await client.close()
-    assert client.health().status is Status.DOWN
+    assert (await log.next(Status.DOWN)).detail == "closed"
 
 
 async def test_connect_without_wait_keeps_trying_until_asterisk_is_up(ari, client):
+    log = HealthLog(client)
     ari.refuse_websocket = True
     await client.connect(wait=False)
-    await _until(lambda: client.health().status is Status.DOWN)
-    assert "503" in client.health().detail or "not booted" in client.health().detail
+    down = await log.next(Status.DOWN)
+    assert "503" in down.detail
     ari.refuse_websocket = False
-    await ari.wait_connections(1)
-    await _until(lambda: client.health().status is Status.UP)
+    await log.next(Status.UP)
+    assert ari.connections == 1
 
 
 async def test_reconnect_reconciles_and_reports_lost_channels_and_bridges(ari, client):
@@ -333,18 +347,12 @@ async def test_reconnect_reconciles_and_reports_lost_channels_and_bridges(ari, c
 async def test_app_taken_over_by_another_connection_stops_the_client(ari, client):
     seen = []
     client.on_event(seen.append)
+    log = HealthLog(client)
     await client.connect()
+    await log.next(Status.UP)
     await ari.send({"type": "ApplicationReplaced"})
-    await _until(lambda: client.health().status is Status.DOWN)
-    assert "ari-app-replaced" in client.health().detail
+    down = await log.next(Status.DOWN)
+    assert "ari-app-replaced" in down.detail
     await client._dispatcher.drain()
     assert [e.type for e in seen] == ["ApplicationReplaced"]
     assert ari.connections == 1
-
-
-async def _until(condition, timeout: float = 5.0) -> None:
-    """Poll a cheap local condition (health is a plain attribute, no event to await)."""
-    async def poll():
-        while not condition():
-            await asyncio.sleep(0.005)
-    await asyncio.wait_for(poll(), timeout)
