@@ -1,0 +1,202 @@
+"""``setup_api``: the /v1 routes and their middlewares on an existing application.
+
+The application must already hold ``STORE`` and ``SETTINGS``; nothing else is assumed.
+Middlewares act on /v1 paths only, so the rest of the site (Socket.IO, static files)
+is untouched.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.exc import IntegrityError
+
+from realtime.api.auth import api_key_of, authenticate
+from realtime.api.errors import ApiError, BadRequest, MethodNotAllowed, NotFound, error_body, error_response
+from realtime.api.openapi import build_document
+from realtime.api.ratelimit import DEFAULT_LIMIT, RateLimiter
+from realtime.api.routing import Context, Operation, Resource
+from realtime.api.validation import Schema, parse_json, parse_query
+from realtime.app_keys import SETTINGS, STORE
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/v1"
+
+# Every module under realtime/api that declares ``resource``, in the order GET /v1 lists them.
+RESOURCE_MODULES = (
+    "campaigns",
+    "scripts",
+    "callers",
+    "caller_groups",
+    "lead_fields",
+    "leads",
+    "households",
+    "lists",
+    "blocked_numbers",
+    "recordings",
+    "users",
+    "reports",
+)
+
+RESOURCES: web.AppKey[list[Resource]] = web.AppKey("api_resources", list)
+LIMITER: web.AppKey[RateLimiter] = web.AppKey("api_rate_limiter", RateLimiter)
+
+
+def load_resources() -> list[Resource]:
+    resources = []
+    for name in RESOURCE_MODULES:
+        try:
+            module = importlib.import_module(f"realtime.api.{name}")
+        except ModuleNotFoundError as exc:
+            # A resource still being written is left out rather than breaking the whole API.
+            if exc.name != f"realtime.api.{name}":
+                raise
+            logger.warning("API resource module realtime.api.%s is missing; /v1/%s is not served", name, name)
+            continue
+        resources.append(module.resource)
+    return resources
+
+
+def setup_api(app: web.Application) -> None:
+    """Add every /v1 route, the OpenAPI document, auth, errors and rate limits to ``app``."""
+    settings = app[SETTINGS]
+    resources = load_resources()
+    app[RESOURCES] = resources
+    app[LIMITER] = RateLimiter(
+        getattr(settings, "api_rate_limit", None) or DEFAULT_LIMIT, getattr(settings, "redis_url", None)
+    )
+
+    async def close_limiter(app: web.Application) -> None:
+        await app[LIMITER].close()
+
+    app.on_cleanup.append(close_limiter)
+    for operation in [*(op for r in resources for op in r.operations), *ROOT.operations]:
+        app.router.add_route(operation.method, operation.route_path, _endpoint(operation),
+                             name=operation.operation_id)
+    app.middlewares.append(rate_limit_middleware)
+    app.middlewares.append(error_middleware)
+
+
+def _endpoint(operation: Operation) -> Any:
+    async def endpoint(request: web.Request) -> web.StreamResponse:
+        store = request.app[STORE]
+        ids = {name: int(request.match_info[name]) for name in operation.path_params}
+        async with store.transaction() as session:
+            account = None if operation.public else await authenticate(session, request)
+            params = parse_query(request.query, operation.query)
+            body = await _read_body(request, operation.body, operation.partial) if operation.body else {}
+            context = Context(request, session, account, operation, params, body, ids)
+            result = await operation.handler(context)
+        if isinstance(result, web.StreamResponse):
+            return result
+        if result is None:
+            return web.Response(status=204)
+        return web.json_response(result, status=operation.status)
+    endpoint.__name__ = operation.operation_id
+    return endpoint
+
+
+async def _read_body(request: web.Request, schema: Schema, partial: bool) -> dict[str, Any]:
+    raw = await request.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not UTF-8 text", error_id="malformed-json") from None
+    return schema.validate(parse_json(text) if text.strip() else {}, partial=partial)
+
+
+def _is_api(request: web.Request) -> bool:
+    return request.path == PREFIX or request.path.startswith(PREFIX + "/")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every /v1 failure answers ``{error: {id, message, details}}``."""
+    if not _is_api(request):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc)
+    except IntegrityError as exc:
+        # A race past the service's own checks (two creates of one name at once).
+        logger.info("integrity error on %s %s: %s", request.method, request.path, exc.orig)
+        return web.json_response(error_body("conflict", "conflicts with existing data"), status=409)
+    except web.HTTPException as exc:
+        if exc.status == 404:
+            return error_response(NotFound(f"no such resource: {request.path}"))
+        if exc.status == 405:
+            return error_response(MethodNotAllowed(f"{request.method} is not allowed on {request.path}"))
+        if exc.status == 413:
+            return web.json_response(error_body("payload-too-large", "the request body is too large"), status=413)
+        if exc.status < 400:
+            raise
+        error_id = "-".join((exc.reason or "error").lower().split())
+        return web.json_response(error_body(error_id, exc.reason or "error"), status=exc.status)
+    except Exception:
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        return web.json_response(error_body("internal-error", "something went wrong; it has been logged"),
+                                 status=500)
+
+
+@web.middleware
+async def rate_limit_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    if not _is_api(request):
+        return await handler(request)
+    key = api_key_of(request)
+    identity = f"key:{key}" if key else f"addr:{request.remote}"
+    try:
+        verdict = await request.app[LIMITER].hit(identity)
+    except Exception:  # noqa: BLE001 - a broken limiter store must not take the API down
+        logger.warning("rate limiter unavailable; request let through", exc_info=True)
+        return await handler(request)
+    if not verdict.allowed:
+        response: web.StreamResponse = web.json_response(
+            error_body("rate-limited", f"more than {verdict.limit} requests in the window; retry later",
+                       {"limit": verdict.limit}),
+            status=429,
+        )
+    else:
+        response = await handler(request)
+    response.headers.update(verdict.headers())
+    return response
+
+
+# -- the API's own two documents --------------------------------------------------------------
+ROOT = Resource("v1", None, "The API root and its description", path=PREFIX)
+
+
+@ROOT.operation("GET", "", name="index", summary="List the resources", public=True, response={
+    "type": "object",
+    "required": ["uri", "name", "openapi", "resources"],
+    "properties": {
+        "uri": {"type": "string", "format": "uri"},
+        "name": {"type": "string"},
+        "openapi": {"type": "string", "format": "uri"},
+        "resources": {"type": "array", "items": {
+            "type": "object",
+            "required": ["name", "uri", "description"],
+            "properties": {"name": {"type": "string"}, "uri": {"type": "string", "format": "uri"},
+                           "description": {"type": "string"}},
+        }},
+    },
+})
+async def index(ctx: Context) -> dict[str, Any]:
+    return {
+        "uri": ctx.uri(PREFIX),
+        "name": "v1",
+        "openapi": ctx.uri(PREFIX + "/openapi.json"),
+        "resources": [
+            {"name": r.name, "uri": ctx.uri(r.path), "description": r.description}
+            for r in ctx.request.app[RESOURCES]
+        ],
+    }
+
+
+@ROOT.operation("GET", "/openapi.json", name="openapi", summary="This API's OpenAPI 3.1 document",
+                public=True, response={"type": "object", "required": ["openapi", "paths"]})
+async def openapi(ctx: Context) -> dict[str, Any]:
+    return build_document(ctx.request.app[RESOURCES], ROOT.operations, ctx.uri(""))

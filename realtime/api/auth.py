@@ -1,0 +1,63 @@
+"""Who is calling: an account, by its ``api_key`` and ``api_auth``.
+
+Both may come as query parameters (so the API can be explored from a browser address
+bar) or as HTTP Basic credentials ``api_key:api_auth``. The secret is compared in
+constant time, and an unknown key costs the same comparison as a wrong secret.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+
+from aiohttp import hdrs, web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from realtime.api.errors import Unauthorized
+from realtime.store.accounts import find_account_by_api_key, secret_matches
+from realtime.store.models import Account
+
+logger = logging.getLogger(__name__)
+
+_NOBODY = Account(api_secret="x" * 43)
+
+
+def credentials(request: web.Request) -> tuple[str, str] | None:
+    """(api_key, api_auth) from the query string or the Authorization header, or None."""
+    key, secret = request.query.get("api_key"), request.query.get("api_auth")
+    if key is not None or secret is not None:
+        return key or "", secret or ""
+    header = request.headers.get(hdrs.AUTHORIZATION, "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    key, sep, secret = decoded.partition(":")
+    return (key, secret) if sep else None
+
+
+def api_key_of(request: web.Request) -> str | None:
+    """The API key the request claims, verified or not (rate limits count per key)."""
+    found = credentials(request)
+    return found[0] if found and found[0] else None
+
+
+async def authenticate(session: AsyncSession, request: web.Request) -> Account:
+    found = credentials(request)
+    if found is None:
+        raise Unauthorized(
+            "authenticate with api_key and api_auth, as query parameters or HTTP Basic credentials",
+            details={"missing": ["api_key", "api_auth"]},
+        )
+    key, secret = found
+    account = None
+    if "\x00" not in key and len(key) <= 64:
+        account = await find_account_by_api_key(session, key)
+    # An unknown key costs the same comparison as a wrong secret.
+    matches = secret_matches(account or _NOBODY, secret)
+    if account is None or not matches:
+        raise Unauthorized("api_key or api_auth is wrong")
+    return account

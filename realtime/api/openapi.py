@@ -1,0 +1,170 @@
+"""The OpenAPI 3.1 document, written from the resource declarations (never by hand)."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from realtime.api.errors import DESCRIPTIONS
+from realtime.api.pagination import PAGE_SCHEMA_PROPERTIES
+from realtime.api.routing import COLLECTION, ITEM, NO_CONTENT, Operation, Resource
+from realtime.api.validation import MAX_ID
+
+logger = logging.getLogger(__name__)
+
+SECURITY_SCHEMES = {
+    "basic": {"type": "http", "scheme": "basic", "description": "api_key as user name, api_auth as password"},
+    "apiKey": {"type": "apiKey", "in": "query", "name": "api_key"},
+    "apiAuth": {"type": "apiKey", "in": "query", "name": "api_auth"},
+}
+SECURITY = [{"basic": []}, {"apiKey": [], "apiAuth": []}]
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["id", "message", "details"],
+            "properties": {
+                "id": {"type": "string", "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$"},
+                "message": {"type": "string"},
+                "details": {"type": "object"},
+            },
+        }
+    },
+}
+ACTIONS_SCHEMA = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["name", "method", "uri"],
+        "properties": {"name": {"type": "string"}, "method": {"type": "string"},
+                       "uri": {"type": "string", "format": "uri"}},
+    },
+}
+RATE_HEADERS = {
+    "X-RateLimit-Limit": {"description": "Requests allowed per window", "schema": {"type": "integer"}},
+    "X-RateLimit-Remaining": {"description": "Requests left in the window", "schema": {"type": "integer"}},
+    "X-RateLimit-Reset": {"description": "Unix time when a request slot frees up", "schema": {"type": "integer"}},
+}
+
+
+def item_schema_name(resource: Resource) -> str:
+    return "".join(part.capitalize() for part in resource.name.split("_"))
+
+
+def build_document(resources: list[Resource], extra: list[Operation], server_url: str | None = None) -> dict[str, Any]:
+    components: dict[str, Any] = {
+        "securitySchemes": SECURITY_SCHEMES,
+        "schemas": {"Error": ERROR_SCHEMA, "Actions": ACTIONS_SCHEMA},
+        "responses": {
+            str(status): {
+                "description": text,
+                "headers": RATE_HEADERS,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }
+            for status, text in DESCRIPTIONS.items()
+        },
+    }
+    paths: dict[str, Any] = {}
+    for resource in resources:
+        if resource.schema is not None:
+            name = item_schema_name(resource)
+            item = resource.schema.json_schema("read")
+            item["properties"] |= {"uri": {"type": "string", "format": "uri"},
+                                   "actions": {"$ref": "#/components/schemas/Actions"}}
+            item["required"] = [*item.get("required", []), "uri", "actions"]
+            components["schemas"][name] = item
+        for op in resource.operations:
+            paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, components)
+    for op in extra:
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, components)
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Impact Dialing realtime API",
+            "version": "1",
+            "description": (
+                "Admin REST API. Authenticate with api_key and api_auth as query parameters or "
+                "HTTP Basic credentials. Every request is one transaction. Errors answer "
+                "{error: {id, message, details}}; 422 names every bad field in details.fields."
+            ),
+        },
+        "paths": paths,
+        "components": components,
+        "tags": [{"name": r.name, "description": r.description} for r in resources],
+    }
+    if server_url:
+        document["servers"] = [{"url": server_url}]
+    return document
+
+
+def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
+    resource = op.resource
+    doc: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "tags": [resource.name],
+    }
+    if op.description:
+        doc["description"] = op.description
+    parameters = [
+        {"name": name, "in": "path", "required": True,
+         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+        for name in op.path_params
+    ]
+    parameters += [
+        {"name": f.name, "in": "query", "required": False, "schema": f.json_schema("query"),
+         **({"description": f.description} if f.description else {})}
+        for f in op.query
+    ]
+    if parameters:
+        doc["parameters"] = parameters
+    if op.body is not None:
+        doc["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": op.body.json_schema("update" if op.partial else "create")}},
+        }
+    elif op.upload is not None:
+        doc["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": op.upload}}}
+
+    responses: dict[str, Any] = {str(op.status): _success(op, components)}
+    statuses = set(op.errors) | {400, 405, 429}
+    if not op.public:
+        statuses |= {401}
+    if op.path_params:
+        statuses |= {404}
+    for status in sorted(statuses):
+        responses[str(status)] = {"$ref": f"#/components/responses/{status}"}
+    doc["responses"] = responses
+    doc["security"] = [] if op.public else SECURITY
+    return doc
+
+
+def _success(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": op.summary, "headers": RATE_HEADERS}
+    ref = {"$ref": f"#/components/schemas/{item_schema_name(op.resource)}"}
+    if op.response == NO_CONTENT:
+        return response
+    if op.response == ITEM:
+        schema: dict[str, Any] = ref
+    elif op.response == COLLECTION:
+        schema = {
+            "type": "object",
+            "required": ["uri", "name", "actions", "resources", "next_page", "prev_page",
+                         "first_page", "last_page", "total", "page", "limit"],
+            "properties": {
+                "uri": {"type": "string", "format": "uri"},
+                "name": {"type": "string"},
+                "actions": {"$ref": "#/components/schemas/Actions"},
+                "resources": {"type": "array", "items": ref},
+                **PAGE_SCHEMA_PROPERTIES,
+            },
+        }
+    elif isinstance(op.response, str):  # a media type: a file
+        response["content"] = {op.response: {"schema": {"type": "string", "format": "binary"}}}
+        return response
+    else:
+        schema = op.response
+    response["content"] = {"application/json": {"schema": schema}}
+    return response

@@ -1,0 +1,204 @@
+"""Resources and their operations, declared once: the same declaration registers the
+aiohttp route, validates the request, builds links and actions, and writes the OpenAPI
+document.
+
+A handler receives a :class:`Context` (account, transaction, validated query and body,
+path ids) and returns a dict (the JSON answer), ``None`` (204) or an aiohttp response
+(files). It raises :mod:`realtime.api.errors` for anything that goes wrong.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+from yarl import URL
+
+from realtime.api.errors import Invalid, NotFound
+from realtime.api.pagination import PAGE_PARAMS, paginate, public_url
+from realtime.api.validation import MAX_ID, Field, Schema
+from realtime.store.models import Account
+from realtime.store.scoping import get_owned
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[["Context"], Awaitable[Any]]
+Model = TypeVar("Model")
+
+# What an operation answers, for the OpenAPI document.
+ITEM, COLLECTION, NO_CONTENT = "item", "collection", "no-content"
+
+
+@dataclasses.dataclass
+class Operation:
+    resource: Resource
+    method: str
+    path: str  # OpenAPI form: "/v1/campaigns/{id}"
+    handler: Handler
+    name: str  # the action name: list, create, read, update, delete, audio, ...
+    summary: str
+    description: str = ""
+    query: tuple[Field, ...] = ()
+    body: Schema | None = None
+    partial: bool = False  # body is an update: every field optional
+    upload: dict[str, Any] | None = None  # multipart/form-data JSON Schema, read by the handler
+    response: str | dict[str, Any] = ITEM  # ITEM, COLLECTION, NO_CONTENT, a JSON Schema, or "audio/*"
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    public: bool = False  # no credentials needed
+
+    @property
+    def operation_id(self) -> str:
+        return f"{self.resource.name}.{self.name}"
+
+    @property
+    def path_params(self) -> list[str]:
+        return re.findall(r"{(\w+)}", self.path)
+
+    @property
+    def route_path(self) -> str:
+        """The aiohttp path: path parameters are ids, so only digits match."""
+        return re.sub(r"{(\w+)}", r"{\1:\\d+}", self.path)
+
+
+class Resource:
+    """A named collection under /v1 with its item schema and operations.
+
+    Declare operations with the decorators; ``path`` is relative to the collection
+    ("" for the collection, "/{id}" for an item, "/{id}/audio" for a sub-resource)."""
+
+    def __init__(self, name: str, schema: Schema | None, description: str, *, path: str | None = None) -> None:
+        self.name = name
+        self.schema = schema
+        self.description = description
+        self.path = path or f"/v1/{name}"
+        self.operations: list[Operation] = []
+
+    def operation(self, method: str, path: str, *, name: str, summary: str,
+                  **options: Any) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.operations.append(Operation(self, method, self.path + path, handler, name, summary, **options))
+            return handler
+        return register
+
+    # The usual five, with the usual answers and errors.
+    def list(self, *, filters: tuple[Field, ...] = (), summary: str | None = None, **options: Any):
+        return self.operation("GET", "", name="list", summary=summary or f"List {self.name}",
+                              query=filters + PAGE_PARAMS, response=COLLECTION, **options)
+
+    def create(self, *, summary: str | None = None, **options: Any):
+        options.setdefault("body", self.schema)
+        options.setdefault("errors", (409, 422))
+        return self.operation("POST", "", name="create", summary=summary or f"Create one of {self.name}",
+                              status=201, **options)
+
+    def read(self, *, summary: str | None = None, **options: Any):
+        return self.operation("GET", "/{id}", name="read", summary=summary or f"Read one of {self.name}",
+                              errors=(404,), **options)
+
+    def update(self, *, summary: str | None = None, **options: Any):
+        options.setdefault("body", self.schema)
+        options.setdefault("errors", (404, 409, 422))
+        return self.operation("PATCH", "/{id}", name="update", partial=True,
+                              summary=summary or f"Change some fields of one of {self.name}", **options)
+
+    def delete(self, *, summary: str | None = None, **options: Any):
+        options.setdefault("errors", (404, 409))
+        return self.operation("DELETE", "/{id}", name="delete", response=NO_CONTENT, status=204,
+                              summary=summary or f"Delete one of {self.name}", **options)
+
+    def item_path(self) -> str:
+        return self.path + "/{id}"
+
+    def actions(self, base: URL, item_id: int | None) -> list[dict[str, str]]:
+        """What can be done next: every operation on the item (or the collection) but reading it."""
+        actions = []
+        for op in self.operations:
+            if item_id is None:
+                if op.path != self.path or op.method == "GET":
+                    continue
+                path = op.path
+            else:
+                if not op.path.startswith(self.item_path()) or (op.method == "GET" and op.path == self.item_path()):
+                    continue
+                path = op.path.replace("{id}", str(item_id))
+            actions.append({"name": op.name, "method": op.method, "uri": str(base.with_path(path))})
+        return actions
+
+
+def describe(model: type) -> str:
+    """"caller group" for CallerGroup: how messages name a kind of row."""
+    return re.sub(r"(?<!^)([A-Z])", r" \1", model.__name__).lower()
+
+
+@dataclasses.dataclass
+class Context:
+    """One API request, authenticated, inside its transaction."""
+
+    request: web.Request
+    session: AsyncSession
+    account: Account | None
+    operation: Operation
+    params: dict[str, Any]
+    body: dict[str, Any]
+    ids: dict[str, int]
+
+    @property
+    def account_id(self) -> int:
+        assert self.account is not None
+        return self.account.id
+
+    @property
+    def id(self) -> int:
+        return self.ids["id"]
+
+    @property
+    def base(self) -> URL:
+        return self.request.url.origin()
+
+    def uri(self, path: str) -> str:
+        return str(self.base.with_path(path))
+
+    async def find(self, model: type[Model], item_id: int | None = None) -> Model:
+        """The account's row by id (the path id by default); NotFound otherwise, also
+        when the row belongs to another account."""
+        item_id = self.id if item_id is None else item_id
+        row = None
+        if 0 < item_id <= MAX_ID:
+            row = await get_owned(self.session, model, item_id, self.account_id)
+        if row is None:
+            raise NotFound(f"no {describe(model)} {item_id} in this account", details={"id": item_id})
+        return row
+
+    async def check_owned(self, references: dict[str, tuple[type, int | None]]) -> None:
+        """Every referenced id (field -> (model, id)) exists in the account; Invalid names
+        every field that points elsewhere."""
+        bad = {}
+        for field, (model, item_id) in references.items():
+            if item_id is not None and await get_owned(self.session, model, item_id, self.account_id) is None:
+                bad[field] = f"no {describe(model)} {item_id} in this account"
+        if bad:
+            raise Invalid.fields(bad)
+
+    def item(self, item_id: int, values: dict[str, Any], resource: Resource | None = None) -> dict[str, Any]:
+        """An item answer: its fields, its URI and its actions."""
+        resource = resource or self.operation.resource
+        path = resource.item_path().replace("{id}", str(item_id))
+        return {**values, "uri": self.uri(path), "actions": resource.actions(self.base, item_id)}
+
+    async def page(self, statement: Select, present: Callable[[Any], Any]) -> dict[str, Any]:
+        """A collection answer: one page of ``statement`` with links and actions."""
+        resource = self.operation.resource
+        body = await paginate(self.session, statement, self.params, self.request.url, present)
+        return {
+            "uri": str(public_url(self.request.url.with_query(
+                [(k, v) for k, v in self.request.url.query.items() if k not in ("page", "limit")]))),
+            "name": resource.name,
+            "actions": resource.actions(self.base, None),
+            **body,
+        }
