@@ -87,7 +87,7 @@ class Applications:
             if previous is not None and previous is not stream:
                 body = {"type": "ApplicationReplaced", "timestamp": ari_time(),
                         "application": name, "asterisk_id": ASTERISK_ID}
-                previous.send(json.dumps(body))
+                previous.send(json.dumps(body, separators=(",", ":")))
 
     def disconnect(self, stream: EventStream) -> None:
         for name in stream.apps:
@@ -105,10 +105,10 @@ class Applications:
         names.update(self._all)
         if not names:
             return
-        text = json.dumps(body)[:-1]
+        text = json.dumps(body, separators=(",", ":"))[:-1]
         event_type = body["type"]
         for name in names:
             app = self.apps.get(name)
             if app is None or app.stream is None or not app.wants(event_type):
                 continue
-            app.stream.send(f'{text}, "asterisk_id": "{ASTERISK_ID}", "application": {json.dumps(name)}}}')
+            app.stream.send(f'{text},"asterisk_id":"{ASTERISK_ID}","application":{json.dumps(name)}}}')

@@ -66,6 +66,9 @@ class EventLog:
 
         return await asyncio.wait_for(wait(), timeout)
 
+    def steps(self, channel_id: str) -> list[str]:
+        return steps(self.events, channel_id)
+
     def of(self, channel_id: str) -> list[dict]:
         return [event for event in self.events if subject_id(event) == channel_id]
 
