@@ -1,0 +1,69 @@
+"""/v1/households: one phone number of a campaign, its dialling status and its leads."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+
+from realtime.api.leads import SCHEMA as LEAD_SCHEMA
+from realtime.api.leads import check_phone_query, e164
+from realtime.api.leads import resource as leads_resource
+from realtime.api.routing import Context, Resource
+from realtime.api.validation import CREATED_AT, ID, Field, Schema
+from realtime.store.models import Household, HouseholdStatus, Lead
+from realtime.store.scoping import scoped
+
+logger = logging.getLogger(__name__)
+
+LEAD_SUMMARY = Schema("household lead", tuple(
+    f for f in LEAD_SCHEMA.fields if f.name in ("id", "first_name", "last_name", "status", "external_id")
+) + (Field("uri", "string", read_only=True),))
+
+SCHEMA = Schema("household", (
+    ID,
+    Field("campaign_id", "id", read_only=True),
+    Field("phone", "string", "E.164", read_only=True),
+    Field("status", "string", "Where the household is in the dial queue", enum=HouseholdStatus, read_only=True),
+    Field("blocked_account", "boolean", "On the account's blocked list", read_only=True),
+    Field("blocked_campaign", "boolean", "On the campaign's blocked list", read_only=True),
+    Field("attempts", "integer", "Times dialled", read_only=True, minimum=0),
+    Field("voicemail_count", "integer", "Voicemails left", read_only=True, minimum=0),
+    Field("last_dialed_at", "datetime", read_only=True, nullable=True),
+    Field("dialable_at", "datetime", "Not dialled again before this time", read_only=True, nullable=True),
+    Field("leads", "array", "The people at this number", read_only=True, items=LEAD_SUMMARY),
+    CREATED_AT,
+))
+
+FILTERS = (
+    Field("phone", "string", "A phone number in any common form; matched in E.164", max_length=40,
+          check=check_phone_query),
+    Field("campaign_id", "id"),
+    Field("status", "string", enum=HouseholdStatus),
+)
+
+resource = Resource("households", SCHEMA, "Households: a phone number, its dial status and its leads")
+
+
+async def present(ctx: Context, household: Household) -> dict[str, Any]:
+    leads = (await ctx.session.scalars(select(Lead).where(Lead.household_id == household.id).order_by(Lead.id))).all()
+    return ctx.item(household.id, SCHEMA.dump(household, leads=[
+        LEAD_SUMMARY.dump(lead, uri=ctx.uri(f"{leads_resource.path}/{lead.id}")) for lead in leads
+    ]))
+
+
+@resource.list(filters=FILTERS)
+async def list_households(ctx: Context) -> dict[str, Any]:
+    query = scoped(Household, ctx.account_id).order_by(Household.id)
+    if "campaign_id" in ctx.params:
+        query = query.where(Household.campaign_id == ctx.params["campaign_id"])
+    if "status" in ctx.params:
+        query = query.where(Household.status == ctx.params["status"])
+    if "phone" in ctx.params:
+        query = query.where(Household.phone == e164(ctx.params["phone"]))
+    return await ctx.page(query, lambda h: present(ctx, h))
+
+
+@resource.read()
+async def read_household(ctx: Context) -> dict[str, Any]:
+    return await present(ctx, await ctx.find(Household))

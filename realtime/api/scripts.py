@@ -1,0 +1,230 @@
+"""/v1/scripts: what callers read (texts), ask (questions with their possible responses),
+note, and whom they transfer to, all in one document.
+
+A script is written and read whole: POST takes every part nested, GET answers them
+nested. PATCH changes the fields it is given; a nested list given in a PATCH replaces
+that list, in its order: an entry with the ``id`` of an existing part keeps (and
+updates) it, an entry without ``id`` is new, and parts left out are deleted. A
+question, response or note that already has answers on calls cannot be deleted (409):
+deactivate the script instead.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import phonenumbers
+from sqlalchemy import exists, select
+
+from realtime.api.errors import Conflict, Invalid
+from realtime.api.routing import Context, Resource
+from realtime.api.validation import CREATED_AT, ID, Field, Schema
+from realtime.store.models import (
+    Answer,
+    Note,
+    NoteResponse,
+    PossibleResponse,
+    Question,
+    Script,
+    ScriptText,
+    Transfer,
+    TransferType,
+)
+from realtime.store.scoping import scoped
+
+logger = logging.getLogger(__name__)
+
+KEYPAD = tuple("0123456789*#")
+PART_ID = Field("id", "id", "Give it to keep (and update) an existing part; leave it out for a new one")
+
+
+def check_phone(value: str) -> str | None:
+    try:
+        number = phonenumbers.parse(value, "US")
+    except phonenumbers.NumberParseException:
+        return "must be a phone number"
+    return None if phonenumbers.is_possible_number(number) else "must be a phone number"
+
+
+TEXT = Schema("script text", (PART_ID, Field("content", "string", "Markdown", required=True, max_length=100_000)))
+RESPONSE = Schema("possible response", (
+    PART_ID,
+    Field("value", "string", required=True, min_length=1, max_length=500),
+    Field("keypad", "string", "Digit phones-only callers press for it", nullable=True, choices=KEYPAD),
+    Field("retry", "boolean", "Choosing it puts the lead back in the queue"),
+))
+QUESTION = Schema("question", (
+    PART_ID,
+    Field("text", "string", required=True, min_length=1, max_length=10_000),
+    Field("responses", "array", "In order", items=RESPONSE),
+))
+NOTE = Schema("note", (PART_ID, Field("text", "string", required=True, min_length=1, max_length=10_000)))
+TRANSFER = Schema("transfer", (
+    PART_ID,
+    Field("label", "string", required=True, min_length=1, max_length=200),
+    Field("phone", "string", "Stored in E.164 form", required=True, max_length=32, check=check_phone),
+    Field("transfer_type", "string", "warm: the caller stays on; cold: the caller leaves", required=True,
+          enum=TransferType),
+))
+
+SCHEMA = Schema("script", (
+    ID,
+    Field("name", "string", required=True, min_length=1, max_length=200),
+    Field("active", "boolean"),
+    Field("texts", "array", "What callers read, in order", items=TEXT),
+    Field("questions", "array", "What callers ask, in order", items=QUESTION),
+    Field("notes", "array", "Free-text notes callers fill in, in order", items=NOTE),
+    Field("transfers", "array", "Where callers can transfer a call", items=TRANSFER),
+    CREATED_AT,
+))
+
+resource = Resource("scripts", SCHEMA, "Scripts with their texts, questions, notes and transfers, nested")
+
+
+def dump_part(schema: Schema, row: Any) -> dict[str, Any]:
+    if isinstance(row, Question):
+        return schema.dump(row, responses=[RESPONSE.dump(r) for r in row.responses])
+    return schema.dump(row)
+
+
+def present(ctx: Context, script: Script) -> dict[str, Any]:
+    return ctx.item(script.id, SCHEMA.dump(
+        script,
+        texts=[TEXT.dump(t) for t in script.texts],
+        questions=[dump_part(QUESTION, q) for q in script.questions],
+        notes=[NOTE.dump(n) for n in script.notes],
+        transfers=[TRANSFER.dump(t) for t in script.transfers],
+    ))
+
+
+class Merge:
+    """Turns nested lists into rows, collecting every error before raising."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, str] = {}
+        self.removed: dict[type, list[int]] = {}
+
+    def rows(self, path: str, existing: list[Any], wanted: list[dict[str, Any]],
+             make: Callable[[dict[str, Any]], Any], fill: Callable[[Any, dict[str, Any], str], None]) -> list[Any]:
+        by_id = {row.id: row for row in existing}
+        rows = []
+        for i, values in enumerate(wanted):
+            values = dict(values)
+            part_id = values.pop("id", None)
+            if part_id is None:
+                row = make(values)
+            elif part_id in by_id:
+                row = by_id.pop(part_id)
+            else:
+                self.errors[f"{path}[{i}].id"] = f"no such part {part_id} in this script"
+                continue
+            fill(row, values, f"{path}[{i}]")
+            if hasattr(row, "position"):
+                row.position = i
+            rows.append(row)
+        for row in by_id.values():
+            self.removed.setdefault(type(row), []).append(row.id)
+        return rows
+
+
+def _set(row: Any, values: dict[str, Any], _path: str) -> None:
+    for name, value in values.items():
+        setattr(row, name, value)
+
+
+def _transfer_values(values: dict[str, Any]) -> dict[str, Any]:
+    if "phone" in values:
+        values["phone"] = phonenumbers.format_number(phonenumbers.parse(values["phone"], "US"),
+                                                     phonenumbers.PhoneNumberFormat.E164)
+    return values
+
+
+async def apply(ctx: Context, script: Script, values: dict[str, Any]) -> None:
+    merge = Merge()
+
+    def fill_question(question: Question, values: dict[str, Any], path: str) -> None:
+        responses = values.pop("responses", None)
+        _set(question, values, path)
+        if responses is None:
+            return
+        digits = [r.get("keypad") for r in responses if r.get("keypad") is not None]
+        for i, response in enumerate(responses):
+            if response.get("keypad") is not None and digits.count(response["keypad"]) > 1:
+                merge.errors[f"{path}.responses[{i}].keypad"] = "another response of this question has this digit"
+        question.responses = merge.rows(f"{path}.responses", list(question.responses) if question.id else [],
+                                        responses, lambda v: PossibleResponse(), _set)
+
+    nested = {
+        "texts": (TEXT, lambda v: ScriptText(), _set),
+        "questions": (QUESTION, lambda v: Question(responses=[]), fill_question),
+        "notes": (NOTE, lambda v: Note(), _set),
+        "transfers": (TRANSFER, lambda v: Transfer(), lambda row, v, p: _set(row, _transfer_values(v), p)),
+    }
+    rows = {}
+    for name, (_schema, make, fill) in nested.items():
+        if name in values:
+            rows[name] = merge.rows(name, list(getattr(script, name)), values.pop(name), make, fill)
+    if merge.errors:
+        raise Invalid.fields(merge.errors)
+    await refuse_answered(ctx, merge.removed)
+    for name, value in values.items():
+        setattr(script, name, value)
+    for name, value in rows.items():
+        setattr(script, name, value)
+
+
+async def refuse_answered(ctx: Context, removed: dict[type, list[int]]) -> None:
+    """Deleting a part that calls have answers for would delete those answers: refuse."""
+    checks = (
+        (Question, Answer.question_id, "question-has-answers", "questions"),
+        (PossibleResponse, Answer.possible_response_id, "response-has-answers", "possible responses"),
+        (Note, NoteResponse.note_id, "note-has-responses", "notes"),
+    )
+    for model, column, error_id, what in checks:
+        ids = removed.get(model)
+        if ids and await ctx.session.scalar(select(exists().where(column.in_(ids)))):
+            raise Conflict(f"{what} {sorted(ids)} already have answers on calls; they cannot be deleted "
+                           "(deactivate the script instead)", error_id=error_id, details={"ids": sorted(ids)})
+
+
+@resource.list(filters=(Field("active", "boolean"), Field("name", "string", max_length=200)))
+async def list_scripts(ctx: Context) -> dict[str, Any]:
+    query = scoped(Script, ctx.account_id).order_by(Script.id)
+    if "active" in ctx.params:
+        query = query.where(Script.active == ctx.params["active"])
+    if "name" in ctx.params:
+        query = query.where(Script.name.contains(ctx.params["name"], autoescape=True))
+    return await ctx.page(query, lambda s: present(ctx, s))
+
+
+@resource.create(summary="Create a script with all its parts nested")
+async def create_script(ctx: Context) -> dict[str, Any]:
+    script = Script(account_id=ctx.account_id, texts=[], questions=[], notes=[], transfers=[])
+    await apply(ctx, script, dict(ctx.body))
+    ctx.session.add(script)
+    await ctx.session.flush()
+    return present(ctx, script)
+
+
+@resource.read(summary="Read a script with all its parts nested")
+async def read_script(ctx: Context) -> dict[str, Any]:
+    return present(ctx, await ctx.find(Script))
+
+
+@resource.update(summary="Change a script; a nested list given replaces that list (parts keep their id)")
+async def update_script(ctx: Context) -> dict[str, Any]:
+    script = await ctx.find(Script)
+    await apply(ctx, script, dict(ctx.body))
+    await ctx.session.flush()
+    return present(ctx, script)
+
+
+@resource.delete(summary="Delete a script; refused (409) once calls have answers for it")
+async def delete_script(ctx: Context) -> None:
+    script = await ctx.find(Script)
+    await refuse_answered(ctx, {
+        Question: [q.id for q in script.questions],
+        Note: [n.id for n in script.notes],
+    })
+    await ctx.session.delete(script)
