@@ -33,6 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=getattr(args, "log_level", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are noise to a user
     try:
         return args.handler(args) or 0
     except (ConfigError, StartupError) as exc:
@@ -142,8 +143,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 async def _prepare(settings: Settings, *, seed_demo: bool):
     """Everything that must be right before the server starts, checked with clear messages."""
+    created = create_sqlite_file(settings)
     await check_services(settings)
-    await ensure_schema(settings)
+    await ensure_schema(settings, owned=created)
     if seed_demo and settings.runs_engine:
         from realtime.store.database import Store
         from realtime.store.demo import seed_demo as seed
@@ -160,8 +162,6 @@ async def check_services(settings: Settings) -> None:
     """Reach the database and Redis once, so an unreachable one is one clear line."""
     from realtime.store.database import Store, StoreUnavailable
 
-    if settings.is_sqlite:
-        Path(_sqlite_path(settings.database_url)).parent.mkdir(parents=True, exist_ok=True)
     store = Store(settings.database_url)
     try:
         await store.check()
@@ -182,12 +182,12 @@ async def check_services(settings: Settings) -> None:
             await bus.close()
 
 
-async def ensure_schema(settings: Settings) -> None:
+async def ensure_schema(settings: Settings, *, owned: bool = False) -> None:
     """Upgrade databases ``serve`` owns; refuse to run on any other that is behind."""
     from realtime.store import migrate
 
     if await migrate.is_behind(settings.database_url):
-        if _serve_owns(settings):
+        if owned or _serve_owns(settings):
             logger.info("upgrading the database schema")
             await migrate.upgrade(settings.database_url)
             return
@@ -195,6 +195,15 @@ async def ensure_schema(settings: Settings) -> None:
             "the database schema is behind this version; run `realtime db upgrade` "
             "(with the same REALTIME_DATABASE_URL) and start again"
         )
+
+
+def create_sqlite_file(settings: Settings) -> bool:
+    """Make the SQLite file's folder; True when the file is new, i.e. created by us."""
+    if not settings.is_sqlite:
+        return False
+    path = Path(_sqlite_path(settings.database_url))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return not path.exists()
 
 
 def _serve_owns(settings: Settings) -> bool:
@@ -214,7 +223,7 @@ def format_demo_credentials(creds, settings: Settings) -> str:
     callers = "\n".join(f"    {username} / {password}" for username, password in creds.callers)
     return (
         "\nDemo account created (shown once, keep it):\n"
-        f"  Pages:      {base}/  (caller app {base}/caller, supervisor console {base}/monitor)\n"
+        f"  Open:       {base}/\n"
         f"  API:        {base}/v1?api_key={creds.api_key}&api_auth={creds.api_auth}\n"
         f"  api_key:    {creds.api_key}\n"
         f"  api_auth:   {creds.api_auth}\n"
@@ -235,6 +244,7 @@ def _db(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def run() -> None:
+        create_sqlite_file(settings)
         await check_services(dataclasses.replace(settings, redis_url=None))
         if args.action == "upgrade":
             await migrate.upgrade(settings.database_url, args.revision)
@@ -256,8 +266,9 @@ def _account_create(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def run():
+        created = create_sqlite_file(settings)
         await check_services(dataclasses.replace(settings, redis_url=None))
-        await ensure_schema(settings)
+        await ensure_schema(settings, owned=created)
         store = Store(settings.database_url)
         try:
             async with store.transaction() as session:

@@ -1,0 +1,164 @@
+"""The ``realtime`` command as a user runs it: real processes, real ports."""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+
+import aiohttp
+import pytest
+
+from realtime.store import migrate
+
+
+async def run(*args: str, env: dict | None = None, timeout: float = 60) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "realtime", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**clean_env(), **(env or {})},
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    return proc.returncode, out.decode(), err.decode()
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("REALTIME_")}
+
+
+class Serving:
+    """A ``realtime serve`` process, read until it says where it listens."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, output: str, port: int) -> None:
+        self.proc, self.output, self.port = proc, output, port
+
+    @classmethod
+    async def start(cls, port: int, *args: str, env: dict | None = None) -> Serving:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "realtime", "serve", "--port", str(port), *args,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            env={**clean_env(), **(env or {})},
+        )
+        output = ""
+        async with asyncio.timeout(60):
+            while "listening on" not in output:
+                line = await proc.stdout.readline()
+                if not line:
+                    raise AssertionError(f"serve exited early:\n{output}")
+                output += line.decode()
+        return cls(proc, output, port)
+
+    async def get(self, path: str) -> tuple[int, dict]:
+        async with aiohttp.ClientSession() as http:
+            # The port is open once the banner is out; retry only a refused connection.
+            for _ in range(100):
+                try:
+                    async with http.get(f"http://127.0.0.1:{self.port}{path}") as response:
+                        return response.status, await response.json()
+                except aiohttp.ClientConnectorError:
+                    await asyncio.sleep(0.05)
+        raise AssertionError("server never accepted a connection")
+
+    async def stop(self) -> None:
+        self.proc.terminate()
+        await asyncio.wait_for(self.proc.wait(), 20)
+
+
+async def test_serve_on_an_empty_machine_prints_working_logins_once(tmp_path, unused_port):
+    env = {"REALTIME_DATA_DIR": str(tmp_path)}
+    server = await Serving.start(unused_port(), env=env)
+    try:
+        assert "Demo account created" in server.output
+        api_key = re.search(r"api_key:\s+(\S+)", server.output).group(1)
+        api_auth = re.search(r"api_auth:\s+(\S+)", server.output).group(1)
+        assert re.search(r"caller1 / \S+", server.output)
+        assert re.search(r"Phones-only caller PIN: \d{6}", server.output)
+        status, body = await server.get("/healthz")
+        assert status == 200 and body["components"]["store"]["status"] == "up"
+    finally:
+        await server.stop()
+
+    from realtime.store.accounts import authenticate
+    from realtime.store.database import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'realtime.sqlite3'}")
+    async with store.transaction() as session:
+        assert await authenticate(session, api_key, api_auth) is not None
+    await store.close()
+
+    again = await Serving.start(unused_port(), env=env)
+    await again.stop()
+    assert "Demo account created" not in again.output
+
+
+async def test_no_demo_flag_leaves_the_database_empty(tmp_path, unused_port):
+    server = await Serving.start(unused_port(), "--no-demo", env={"REALTIME_DATA_DIR": str(tmp_path)})
+    await server.stop()
+    assert "Demo account" not in server.output
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({"REALTIME_PORT": "http"}, "REALTIME_PORT: 'http' is not a port number"),
+        ({"REALTIME_REDIS_URL": "redis://127.0.0.1:1/0"}, "127.0.0.1:1"),
+        ({"REALTIME_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/realtime"}, "PostgreSQL at 127.0.0.1:1/realtime"),
+        ({"REALTIME_DATABASE_URL": "oracle://x"}, "REALTIME_DATABASE_URL"),
+    ],
+)
+async def test_bad_setting_stops_start_up_with_one_clear_line(tmp_path, env, expected):
+    code, out, err = await run("serve", env={"REALTIME_DATA_DIR": str(tmp_path), **env})
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip() and " INFO " not in line]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("realtime: error: ") and expected in lines[0]
+    assert "Traceback" not in err
+
+
+async def test_serve_refuses_a_database_that_is_behind(empty_database_url, tmp_path):
+    await migrate.upgrade(empty_database_url)
+    await migrate.downgrade(empty_database_url, "base")
+    env = {"REALTIME_DATA_DIR": str(tmp_path / "data")}
+    code, _, err = await run("serve", "--database-url", empty_database_url, env=env)
+    assert code == 2
+    assert "realtime db upgrade" in err and "Traceback" not in err
+
+
+async def test_db_commands_move_the_schema_both_ways(empty_database_url, tmp_path):
+    env = {"REALTIME_DATABASE_URL": empty_database_url, "REALTIME_DATA_DIR": str(tmp_path)}
+    code, out, err = await run("db", "current", env=env)
+    assert code == 0 and "(empty)" in out, err
+    code, out, err = await run("db", "upgrade", env=env)
+    assert code == 0, err
+    assert out.strip() == f"database revision: {await migrate.head()}"
+    code, out, err = await run("db", "downgrade", "--revision", "base", env=env)
+    assert code == 0 and "(empty)" in out, err
+    assert await migrate.is_behind(empty_database_url)
+
+
+async def test_account_create_prints_working_credentials(sqlite_url, tmp_path):
+    env = {"REALTIME_DATABASE_URL": sqlite_url, "REALTIME_DATA_DIR": str(tmp_path)}
+    assert (await run("db", "upgrade", env=env))[0] == 0
+    code, out, err = await run("account", "create", "Acme Calls", "--admin-email", "boss@acme.example", env=env)
+    assert code == 0, err
+    api_key = re.search(r"api_key:\s+(\S+)", out).group(1)
+    api_auth = re.search(r"api_auth:\s+(\S+)", out).group(1)
+    password = re.search(r"password:\s+(\S+)", out).group(1)
+
+    from sqlalchemy import select
+
+    from realtime.store.accounts import authenticate
+    from realtime.store.database import Store
+    from realtime.store.models import User
+    from realtime.store.passwords import verify_password
+
+    store = Store(sqlite_url)
+    async with store.transaction() as session:
+        account = await authenticate(session, api_key, api_auth)
+        assert account.name == "Acme Calls"
+        admin = (await session.execute(select(User).where(User.account_id == account.id))).scalar_one()
+        assert admin.email == "boss@acme.example" and verify_password(admin.password_hash, password)
+    await store.close()
+
+    code, _, err = await run("account", "create", "Again", "--admin-email", "boss@acme.example", env=env)
+    assert code == 2 and "realtime: error:" in err and "Traceback" not in err
