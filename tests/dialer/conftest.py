@@ -1,0 +1,120 @@
+"""A migrated store on both databases, and a campaign with households to dial."""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import datetime as dt
+import itertools
+import uuid
+from collections.abc import AsyncIterator, Iterable, Iterator
+
+import pytest
+
+from realtime.store import migrate
+from realtime.store.database import Store
+from realtime.store.models import Account, Campaign, DialerMode, Household, Lead, LeadList
+
+_keys = itertools.count(1)
+
+
+@pytest.fixture
+async def store(empty_database_url: str) -> AsyncIterator[Store]:
+    """A store on a database migrated to head, on SQLite and on PostgreSQL."""
+    await migrate.upgrade(empty_database_url)
+    store = Store(empty_database_url)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def migrated_url(request, tmp_path_factory) -> Iterator[str]:
+    """One migrated database of each kind per test module: creating and migrating one per
+    test costs seconds. Tests sharing it stay apart by working in an account of their own."""
+    from tests.conftest import pg_admin
+
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('dialer') / 'realtime.sqlite3'}"
+    else:
+        name = f"realtime_test_{uuid.uuid4().hex[:12]}"
+        url = f"{request.getfixturevalue('postgres_server')}/{name}"
+        pg_admin(f'CREATE DATABASE "{name}"')
+        request.addfinalizer(lambda: pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    # Outside the tests' event loops, like the server fixtures.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, migrate.upgrade(url)).result()
+    yield url
+
+
+@pytest.fixture
+async def shared_store(migrated_url: str) -> AsyncIterator[Store]:
+    store = Store(migrated_url)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@dataclasses.dataclass
+class Floor:
+    """An account with campaigns and lists, built straight in the store."""
+
+    store: Store
+    account_id: int
+
+    async def campaign(self, **fields: object) -> Campaign:
+        values = dict(
+            name="Get out the vote", dialer_mode=DialerMode.PREDICTIVE,
+            calling_hours_start=dt.time(0, 0), calling_hours_end=dt.time(23, 59),
+            time_zone="UTC", recycle_interval_seconds=600,
+        )
+        values.update(fields)
+        async with self.store.transaction() as session:
+            campaign = Campaign(account_id=self.account_id, **values)
+            session.add(campaign)
+        return campaign
+
+    async def lead_list(self, campaign: Campaign, *, enabled: bool = True) -> LeadList:
+        async with self.store.transaction() as session:
+            lead_list = LeadList(account_id=self.account_id, campaign_id=campaign.id, name="list", enabled=enabled)
+            session.add(lead_list)
+        return lead_list
+
+    async def households(
+        self, campaign: Campaign, phones: Iterable[str], *, lead_list: LeadList | None = None,
+        leads_each: int = 1,
+    ) -> list[Household]:
+        """One household per phone, in upload order, each with ``leads_each`` open leads."""
+        async with self.store.transaction() as session:
+            households = []
+            base = await session.scalar(
+                Household.__table__.select().with_only_columns(Household.position)
+                .where(Household.campaign_id == campaign.id).order_by(Household.position.desc()).limit(1)
+            ) or 0
+            for position, phone in enumerate(phones, start=base + 1):
+                household = Household(
+                    account_id=self.account_id, campaign_id=campaign.id, phone=phone, position=position,
+                )
+                session.add(household)
+                households.append(household)
+            await session.flush()
+            for household in households:
+                for n in range(leads_each):
+                    session.add(Lead(
+                        account_id=self.account_id, household_id=household.id, campaign_id=campaign.id,
+                        lead_list_id=lead_list.id if lead_list else None, first_name=f"Lead {n}",
+                    ))
+        return households
+
+
+@pytest.fixture
+async def floor(shared_store: Store) -> Floor:
+    """A new account (so a test sees only its own rows) in the module's database."""
+    store = shared_store
+    n = next(_keys)
+    async with store.transaction() as session:
+        account = Account(name="Acme", api_key=f"key-{n}", api_secret="secret")
+        session.add(account)
+    return Floor(store, account.id)
