@@ -39,6 +39,8 @@ class Settings:
     data_dir: str = ""
     sim_outcomes: str = "mix"
     sim_speed: float = 1.0
+    api_rate_limit: str = "600/minute"  # per API key, shared through Redis when configured
+    import_allow_private_urls: bool = False  # let list uploads fetch private/loopback URLs
 
     @property
     def uses_simulator(self) -> bool:
@@ -113,6 +115,13 @@ def _coerce(name: str, value: object) -> object:
         if not 0 <= port <= 65535:
             raise ConfigError(f"{env_name(name)}: {port} is not a port number (0-65535)")
         return port
+    if name == "import_allow_private_urls":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ConfigError(f"{env_name(name)}: {value!r} is not true or false")
+        return text in ("1", "true", "yes", "on")
     if name == "sim_speed":
         try:
             speed = float(value)  # type: ignore[arg-type]
@@ -144,6 +153,14 @@ def _validate(s: Settings) -> None:
         )
     if not s.ari_app or any(c in s.ari_app for c in ",/ "):
         raise ConfigError(f"{env_name('ari_app')}: {s.ari_app!r} is not a valid Stasis application name")
+    try:
+        from limits import parse
+
+        parse(s.api_rate_limit)
+    except ValueError:
+        raise ConfigError(
+            f"{env_name('api_rate_limit')}: {s.api_rate_limit!r} is not a rate such as '600/minute'"
+        ) from None
     if len(s.secret_key) < 16:
         raise ConfigError(f"{env_name('secret_key')}: must be at least 16 characters")
 

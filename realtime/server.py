@@ -12,6 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from realtime import app_keys, healthz
+from realtime.api import setup_api
 from realtime.bus import create_bus
 from realtime.channels.server import create_socket_server
 from realtime.config import Settings
@@ -30,6 +31,9 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_bus_ctx)
     healthz.register(app, "telephony", _telephony_not_configured)
+
+    if settings.runs_web:
+        setup_api(app)
 
     socket_server = create_socket_server(settings)
     socket_server.attach(app, socketio_path="socket.io")

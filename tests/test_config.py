@@ -40,6 +40,8 @@ def test_flags_win_over_environment(tmp_path):
         ({"REALTIME_ROLE": "both"}, "REALTIME_ROLE: 'both' is not one of all, web, engine"),
         ({"REALTIME_DIAL_TEMPLATE": "PJSIP/trunk"}, "{number}"),
         ({"REALTIME_SIM_SPEED": "0"}, "REALTIME_SIM_SPEED: must be greater than 0"),
+        ({"REALTIME_API_RATE_LIMIT": "lots"}, "REALTIME_API_RATE_LIMIT: 'lots' is not a rate"),
+        ({"REALTIME_IMPORT_ALLOW_PRIVATE_URLS": "maybe"}, "is not true or false"),
         ({"REALTIME_SECRET_KEY": "short"}, "REALTIME_SECRET_KEY: must be at least 16 characters"),
     ],
 )

@@ -43,3 +43,10 @@ async def test_index_page_points_to_the_api_and_status(aiohttp_client, tmp_path)
     text = await response.text()
     assert response.status == 200
     assert 'href="/v1"' in text and "/healthz" in text
+
+
+async def test_the_api_is_served_and_refuses_strangers(aiohttp_client, tmp_path):
+    client = await start(aiohttp_client, tmp_path)
+    response = await client.get("/v1")
+    assert response.status == 401
+    assert (await response.json())["error"]["id"] == "unauthorized"
