@@ -47,6 +47,8 @@ async def test_index_page_points_to_the_api_and_status(aiohttp_client, tmp_path)
 
 async def test_the_api_is_served_and_refuses_strangers(aiohttp_client, tmp_path):
     client = await start(aiohttp_client, tmp_path)
-    response = await client.get("/v1")
+    index = await (await client.get("/v1")).json()
+    assert any(r["name"] == "campaigns" for r in index["resources"])
+    response = await client.get("/v1/campaigns")
     assert response.status == 401
     assert (await response.json())["error"]["id"] == "unauthorized"
