@@ -11,12 +11,13 @@ async def answered(ari, events, channel_id: str, endpoint: str = "PJSIP/agent101
 
 async def test_playbacks_answer_201_and_queue_per_channel(ari, events, recording):
     await answered(ari, events, "p-1")
-    status, first = await ari.request("POST", "/channels/p-1/play", media="sound:hello", playbackId="pb-1")
+    status, first = await ari.request("POST", "/channels/p-1/play", media="tone:ring", playbackId="pb-1")
     assert status == 201
-    assert first == {"id": "pb-1", "media_uri": "sound:hello", "target_uri": "channel:p-1",
+    assert first == {"id": "pb-1", "media_uri": "tone:ring", "target_uri": "channel:p-1",
                      "language": "en", "state": "playing"}
     status, second = await ari.request("POST", "/channels/p-1/play/pb-2", media="sound:bye")
     assert (status, second["state"]) == (201, "queued")
+    await ari.request("DELETE", "/playbacks/pb-1")
     await events.wait_for("PlaybackFinished", None, playback=dict(second, state="done"))
     order = [(e["type"], e["playback"]["id"]) for e in events.events if e["type"].startswith("Playback")]
     assert order == [("PlaybackStarted", "pb-1"), ("PlaybackFinished", "pb-1"),
@@ -24,8 +25,9 @@ async def test_playbacks_answer_201_and_queue_per_channel(ari, events, recording
     assert recording.mismatched_shapes(events.events) == []
     status, journal = await ari.sim("GET", "journal")
     started = [p for p in journal["playbacks"] if p["target_uri"] == "channel:p-1"]
-    assert [p["id"] for p in started] == ["pb-1", "pb-2"]
-    assert all(p["started_at"] >= journal["channels"][0]["answered_at"] for p in started)
+    assert [(p["id"], p["media"], p["state"]) for p in started] == [
+        ("pb-1", ["tone:ring"], "done"), ("pb-2", ["sound:bye"], "done")]
+    assert started[0]["started_at"] >= journal["channels"][0]["answered_at"]
 
 
 async def test_a_media_list_continues_then_finishes(ari, events):
