@@ -1,0 +1,26 @@
+"""Telephony: call control above the ARI client (``ari/``) - caller conferences, lead
+legs with answering-machine detection, transfers and supervision - and the built-in
+ARI simulator (``sim/``)."""
+from .conference import Conference
+from .endpoints import DialTemplate, user_endpoint
+from .errors import (
+    CallEnded,
+    CallerUnreachable,
+    ConferenceClosed,
+    DialFailed,
+    InvalidEndpoint,
+    InvalidNumber,
+    NotAnswered,
+    TelephonyError,
+)
+from .lead_leg import LeadLeg, Verdict, dial_lead
+from .leg import EndedBy, Leg, LegEnd, LegState
+from .roles import ChannelRole, Role
+from .service import LiveChannel, Resync, Telephony, start_telephony
+
+__all__ = [
+    "CallEnded", "CallerUnreachable", "ChannelRole", "Conference", "ConferenceClosed", "DialFailed",
+    "DialTemplate", "EndedBy", "InvalidEndpoint", "InvalidNumber", "LeadLeg", "Leg", "LegEnd",
+    "LegState", "LiveChannel", "NotAnswered", "Resync", "Role", "Telephony", "TelephonyError",
+    "Verdict", "dial_lead", "start_telephony", "user_endpoint",
+]

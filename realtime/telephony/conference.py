@@ -1,0 +1,245 @@
+"""The caller's conference: one mixing bridge per caller session, for the whole session.
+
+The bridge id is ours (``conf-<session>``), so it can be found again after a restart.
+The caller's phone leg is originated to the caller's endpoint (or, for a caller who
+dialled in and gave a PIN, the inbound channel is adopted) and stays in the bridge;
+leads, transfer parties and supervisors join and leave. While the caller is alone the
+bridge plays music on hold.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import secrets
+from typing import TYPE_CHECKING
+
+from .ari import AriConflict, AriError, NoSuchBridge, NoSuchChannel
+from .ari.events import BridgeDestroyed, BridgeGone, ChannelEnteredBridge, ChannelLeftBridge, Event
+from .endpoints import user_endpoint
+from .errors import CallerUnreachable, CallEnded, ConferenceClosed, DialFailed
+from .leg import Leg, LegEnd
+from .roles import SESSION, ChannelRole, Role
+
+if TYPE_CHECKING:
+    from .service import Telephony
+
+logger = logging.getLogger(__name__)
+
+
+def conference_bridge_id(session_id: str) -> str:
+    return f"conf-{session_id}"
+
+
+class Conference:
+    """Create with :meth:`open` (we call the caller) or :meth:`dial_in` (the caller
+    called us). ``caller.ended`` resolves when the caller's phone leg drops;
+    ``closed`` when the bridge is gone (closed by us, or lost with Asterisk)."""
+
+    def __init__(self, telephony: Telephony, session_id: str, campaign_id: str, *,
+                 moh_class: str | None = None) -> None:
+        self.telephony = telephony
+        self.session_id = session_id
+        self.campaign_id = campaign_id
+        self.bridge_id = conference_bridge_id(session_id)
+        self.moh_class = moh_class
+        self.caller: Leg | None = None
+        self.members: set[str] = set()
+        self.moh_playing = False
+        self.closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._moh_lock = asyncio.Lock()
+        self._changed = asyncio.Condition()
+        self._registration = telephony.client.on_bridge(self.bridge_id, self._on_event)
+
+    def __repr__(self) -> str:
+        return f"<Conference {self.bridge_id} members={sorted(self.members)}>"
+
+    def role(self, role: Role, call_id: str = "") -> ChannelRole:
+        return ChannelRole(role, self.session_id, self.campaign_id, call_id)
+
+    @classmethod
+    async def open(
+        cls,
+        telephony: Telephony,
+        session_id: str,
+        campaign_id: str,
+        caller_endpoint: str,
+        *,
+        caller_id: str | None = None,
+        ring_timeout: int = 30,
+        moh_class: str | None = None,
+    ) -> Conference:
+        """Create the bridge, call the caller's phone and put the answered leg in it.
+
+        Raises :class:`CallerUnreachable` (nothing left behind) when the caller's phone
+        does not answer, :class:`~.errors.InvalidEndpoint` for a malformed endpoint.
+        """
+        endpoint = user_endpoint(caller_endpoint)
+        conference = cls(telephony, session_id, campaign_id, moh_class=moh_class)
+        await conference._create_bridge()
+        try:
+            channel_id = f"caller-{session_id}-{secrets.token_hex(4)}"
+            leg = await Leg.originate(telephony, channel_id, endpoint, conference.role(Role.CALLER),
+                                      caller_id=caller_id, timeout=ring_timeout)
+            try:
+                await leg.answered
+            except DialFailed as failed:
+                raise CallerUnreachable(f"the caller's phone {endpoint} did not answer ({failed.reason})",
+                                        cause=failed.cause) from None
+            await conference._attach_caller(leg)
+        except BaseException:
+            await conference.close()
+            raise
+        return conference
+
+    @classmethod
+    async def dial_in(cls, telephony: Telephony, session_id: str, campaign_id: str, channel_id: str,
+                      *, moh_class: str | None = None) -> Conference:
+        """The caller dialled in (identified by PIN): their inbound channel, already in our
+        application, becomes the session's caller leg."""
+        conference = cls(telephony, session_id, campaign_id, moh_class=moh_class)
+        await conference._create_bridge()
+        try:
+            leg = await Leg.adopt(telephony, channel_id, conference.role(Role.CALLER), endpoint="inbound")
+            await conference._attach_caller(leg)
+        except BaseException:
+            await conference.close()
+            raise
+        return conference
+
+    async def _create_bridge(self) -> None:
+        try:
+            await self.telephony.client.create_bridge(self.bridge_id, type="mixing", name=self.bridge_id)
+        except AriConflict:
+            # Left over from before a restart: start clean rather than inherit strangers.
+            await self.telephony.client.destroy_bridge(self.bridge_id)
+            await self.telephony.client.create_bridge(self.bridge_id, type="mixing", name=self.bridge_id)
+        # Without a subscription a bridge none of our channels entered sends no BridgeDestroyed.
+        await self.telephony.client.subscribe(f"bridge:{self.bridge_id}")
+
+    async def _attach_caller(self, leg: Leg) -> None:
+        if leg.ended.done():
+            raise CallerUnreachable("the caller hung up before joining the conference")
+        self.caller = leg
+        await self._add_channel(leg.id)
+        self.members.add(leg.id)
+        await self._update_moh()
+
+    # -- members -------------------------------------------------------------------
+    async def add(self, leg: Leg) -> None:
+        """Bridge an answered leg (lead, transfer party, barging supervisor) into the
+        conference; the music stops first so the caller and the lead meet in silence."""
+        if self.closed.done():
+            raise ConferenceClosed(f"conference {self.bridge_id} is closed")
+        leg.require_up()
+        async with self._moh_lock:
+            await self._set_moh(False)
+        try:
+            if leg.role.session_id != self.session_id:
+                await self.telephony.client.set_variable(leg.id, SESSION, self.session_id)
+                leg.role = dataclasses.replace(leg.role, session_id=self.session_id)
+            if leg.bridge_id and leg.bridge_id != self.bridge_id:
+                await self._leave(leg.bridge_id, leg.id)
+            await self._add_channel(leg.id)
+            self.members.add(leg.id)
+        except BaseException:
+            await self._update_moh()
+            raise
+
+    async def remove(self, leg: Leg) -> None:
+        """Take a leg out of the conference (it stays up, in our application)."""
+        await self._leave(self.bridge_id, leg.id)
+        self.members.discard(leg.id)
+        await self._update_moh()
+
+    async def _add_channel(self, channel_id: str) -> None:
+        try:
+            await self.telephony.client.add_channel(self.bridge_id, channel_id)
+        except NoSuchBridge:
+            raise ConferenceClosed(f"conference {self.bridge_id} is gone") from None
+        except NoSuchChannel:
+            raise CallEnded(f"channel {channel_id} has hung up") from None
+
+    async def _leave(self, bridge_id: str, channel_id: str) -> None:
+        try:
+            await self.telephony.client.remove_channel(bridge_id, channel_id)
+        except (NoSuchBridge, NoSuchChannel):
+            pass
+        except AriError as exc:
+            if exc.status != 422:  # not in that bridge any more: nothing to do
+                raise
+
+    # -- music on hold -------------------------------------------------------------
+    @property
+    def caller_alone(self) -> bool:
+        return self.caller is not None and self.members == {self.caller.id}
+
+    async def wait_alone(self, timeout: float | None = None) -> None:
+        """Until the caller is alone in the conference again (music playing)."""
+        async def alone() -> None:
+            async with self._changed:
+                await self._changed.wait_for(lambda: self.caller_alone and self.moh_playing)
+
+        await asyncio.wait_for(alone(), timeout)
+
+    async def _update_moh(self) -> None:
+        async with self._moh_lock:
+            await self._set_moh(self.caller_alone)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _set_moh(self, on: bool) -> None:
+        if on == self.moh_playing or self.closed.done():
+            return
+        try:
+            if on:
+                await self.telephony.client.bridge_start_moh(self.bridge_id, self.moh_class)
+            else:
+                await self.telephony.client.bridge_stop_moh(self.bridge_id)
+            self.moh_playing = on
+        except NoSuchBridge:
+            pass
+
+    # -- events --------------------------------------------------------------------
+    async def _on_event(self, event: Event) -> None:
+        if isinstance(event, ChannelEnteredBridge) and event.channel is not None:
+            self.members.add(event.channel.id)
+        elif isinstance(event, ChannelLeftBridge) and event.channel is not None:
+            if event.channel.id in self.members:
+                self.members.discard(event.channel.id)
+                self.telephony.spawn(self._update_moh())
+        elif isinstance(event, (BridgeDestroyed, BridgeGone)):
+            self._closed("lost" if isinstance(event, BridgeGone) else "destroyed")
+
+    def _closed(self, why: str) -> None:
+        self._registration.remove()
+        if not self.closed.done():
+            self.closed.set_result(why)
+
+    async def close(self) -> None:
+        """Hang up the caller and everyone still in the bridge, then destroy it."""
+        if self.closed.done():
+            return
+        client = self.telephony.client
+        member_ids = set(self.members)
+        if self.caller is not None:
+            member_ids.add(self.caller.id)
+        for channel_id in member_ids:
+            leg = self.telephony.leg(channel_id)
+            if leg is not None:
+                await leg.hangup()
+            else:
+                try:
+                    await client.hangup(channel_id)
+                except NoSuchChannel:
+                    pass
+        try:
+            await client.destroy_bridge(self.bridge_id)
+        except NoSuchBridge:
+            pass
+        self._closed("closed")
+
+    async def wait_caller_gone(self, timeout: float | None = None) -> LegEnd:
+        if self.caller is None:
+            raise ConferenceClosed("the conference has no caller")
+        return await self.caller.wait_ended(timeout)

@@ -1,0 +1,69 @@
+"""Fixtures for the call-control tests: the built-in PBX simulator (deterministic
+far ends, fast clock, control API on) and a connected :class:`Telephony` over real
+HTTP and websockets."""
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from realtime.telephony import Telephony
+from realtime.telephony.ari import AriClient
+from realtime.telephony.sim.config import SimConfig
+from realtime.telephony.sim.server import RunningSimulator, start_simulator
+
+APP = "impactdialing"
+USER, PASSWORD = "ari", "secret"
+AMD_CONTEXT = "impactdialing-amd"
+SPEED = 50.0  # a 2 s ring takes 40 ms; AMD's 2.2 s take 44 ms
+WAIT = 5.0    # seconds any awaited outcome may take before the test fails
+AUTH = {"Authorization": aiohttp.encode_basic_auth(USER, PASSWORD)}
+
+
+class FarEnd:
+    """The simulator's control API: plays the far end, breaks connections, reads the journal."""
+
+    def __init__(self, simulator: RunningSimulator) -> None:
+        self.simulator = simulator
+        self.root = simulator.url.removesuffix("/ari")
+
+    async def request(self, method: str, path: str, **params) -> object:
+        async with aiohttp.ClientSession() as http:
+            async with http.request(method, f"{self.root}/_sim/{path}", json=params or None,
+                                    headers=AUTH) as resp:
+                assert resp.status < 300, await resp.text()
+                return await resp.json() if resp.content_type == "application/json" else None
+
+    async def hang_up(self, channel_id: str, cause: int = 16) -> None:
+        await self.request("POST", f"channels/{channel_id}/hangup", cause=cause)
+
+    async def journal(self) -> dict:
+        return await self.request("GET", "journal")  # type: ignore[return-value]
+
+    async def drop_websockets(self) -> None:
+        await self.request("POST", "websockets/drop")
+
+    async def restart(self) -> None:
+        await self.request("POST", "restart")
+
+
+@pytest.fixture
+async def pbx():
+    simulator = await start_simulator(SimConfig(
+        user=USER, password=PASSWORD, outcomes="deterministic", speed=SPEED,
+        amd_context=AMD_CONTEXT, control=True, seed=1))
+    yield simulator
+    await simulator.close()
+
+
+@pytest.fixture
+def far_end(pbx) -> FarEnd:
+    return FarEnd(pbx)
+
+
+@pytest.fixture
+async def telephony(pbx):
+    client = AriClient(pbx.url, USER, PASSWORD, APP, request_timeout=5.0, reconnect_backoff=(0.01, 0.1))
+    await client.connect()
+    telephony = Telephony(client, dial_template="PJSIP/{number}@trunk", amd_context=AMD_CONTEXT)
+    yield telephony
+    await telephony.close()
