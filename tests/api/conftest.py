@@ -2,11 +2,18 @@
 from __future__ import annotations
 
 import base64
+import asyncio
+import concurrent.futures
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+import re
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import jsonschema
 import pytest
 from aiohttp import web
 
@@ -16,6 +23,7 @@ from realtime.config import Settings, load_settings
 from realtime.store.accounts import create_account
 from realtime.store.database import Store
 from realtime.store.migrate import upgrade
+from tests.conftest import pg_admin
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,22 +47,72 @@ def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
+class Document:
+    """The served OpenAPI document, checking answers against it."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        self.templates = [
+            (re.compile("^" + re.sub(r"{\w+}", r"[^/]+", path) + "$"), path) for path in document["paths"]
+        ]
+
+    def operation(self, method: str, path: str) -> dict[str, Any] | None:
+        for pattern, template in self.templates:
+            if pattern.match(path):
+                return self.document["paths"][template].get(method.lower())
+        return None
+
+    def resolve(self, node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node and len(node) == 1:
+            target: Any = self.document
+            for part in node["$ref"].lstrip("#/").split("/"):
+                target = target[part]
+            node = target
+        return node
+
+    def check(self, method: str, path: str, status: int, content_type: str, body: Any) -> None:
+        """The answer is one the document promises: a listed status, and a body of its schema."""
+        operation = self.operation(method, path)
+        if operation is None:
+            assert status in (404, 405), f"{method} {path} is not documented but answered {status}"
+            return
+        assert str(status) in operation["responses"], f"{method} {path}: {status} is not documented"
+        response = self.resolve(operation["responses"][str(status)])
+        content = response.get("content", {})
+        if content_type == "application/json":
+            assert "application/json" in content, f"{method} {path} {status}: JSON not documented"
+            schema = {**content["application/json"]["schema"], "components": self.document["components"]}
+            jsonschema.validate(body, schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        else:
+            assert not content or any(content_type.startswith(t.rstrip("*")) for t in content), (
+                f"{method} {path} {status}: {content_type} not documented")
+
+
 class Api:
-    """A test client for /v1 acting as one account or another."""
+    """A test client for /v1 acting as one account or another.
+
+    Every answer is checked against the OpenAPI document and must carry the rate-limit
+    headers, so each test also keeps the document true."""
 
     def __init__(self, client: Any, store: Store, alice: Credentials, bob: Credentials) -> None:
         self.client = client
         self.store = store
         self.alice = alice
         self.bob = bob
+        self.document: Document | None = None
 
     async def call(self, method: str, path: str, *, as_: Credentials | None = None,
                    **kwargs: Any) -> tuple[int, Any, aiohttp.ClientResponse]:
-        """(status, JSON body or None, response); authenticates as alice unless told."""
+        """(status, JSON body or bytes, response); authenticates as alice unless told."""
         kwargs.setdefault("headers", (as_ or self.alice).headers)
         async with self.client.request(method, path, **kwargs) as response:
             body = await response.json() if response.content_type == "application/json" else await response.read()
-            return response.status, body, response
+        assert "X-RateLimit-Limit" in response.headers, f"{method} {path}: no rate-limit headers"
+        if self.document is None:
+            async with self.client.get("/v1/openapi.json") as served:
+                self.document = Document(await served.json())
+        self.document.check(method, response.url.path, response.status, response.content_type, body)
+        return response.status, body, response
 
     async def ok(self, method: str, path: str, expected: int = 200, **kwargs: Any) -> Any:
         status, body, _ = await self.call(method, path, **kwargs)
@@ -81,8 +139,49 @@ def api_settings(database_url: str, data_dir: Any, **overrides: Any) -> ApiSetti
     return ApiSettings(**values)
 
 
+def _in_thread(coro: Any) -> Any:
+    """Run a coroutine on its own loop in a thread, away from the test's loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file, copied for each test: migrating once keeps the suite fast."""
+    path = tmp_path_factory.mktemp("api-template") / "template.sqlite3"
+    _in_thread(upgrade(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_postgres_url(postgres_server: str) -> Iterator[str]:
+    """One migrated PostgreSQL database for the whole run.
+
+    Tests stay independent because each makes its own accounts and the API only ever
+    sees its account's rows (creating a database per test costs seconds)."""
+    name = f"realtime_api_{uuid.uuid4().hex[:8]}"
+    pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        _in_thread(upgrade(f"{postgres_server}/{name}"))
+        yield f"{postgres_server}/{name}"
+    finally:
+        pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def migrated_sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "realtime.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def migrated_database_url(request) -> str:
+    """A migrated database of each kind (no rows of the test's accounts): the test runs on both."""
+    return request.getfixturevalue("migrated_sqlite_url" if request.param == "sqlite" else "shared_postgres_url")
+
+
 async def prepare_store(database_url: str) -> tuple[Store, Credentials, Credentials]:
-    await upgrade(database_url)
     store = Store(database_url)
     async with store.transaction() as session:
         made = [await create_account(session, name) for name in ("Alice's campaigns", "Bob's campaigns")]
@@ -100,7 +199,7 @@ def api_app(store: Store, settings: Settings) -> web.Application:
 
 @pytest.fixture
 def make_api(aiohttp_client, tmp_path) -> Callable[..., Any]:
-    """``await make_api(database_url, **settings)`` -> Api on a fresh migrated database."""
+    """``await make_api(database_url, **settings)`` -> Api on a migrated database."""
     stores: list[Store] = []
 
     async def make(database_url: str, **overrides: Any) -> Api:
@@ -113,16 +212,16 @@ def make_api(aiohttp_client, tmp_path) -> Callable[..., Any]:
 
 
 @pytest.fixture
-async def api(make_api, sqlite_url) -> AsyncIterator[Api]:
+async def api(make_api, migrated_sqlite_url) -> AsyncIterator[Api]:
     """The API on SQLite: the full CRUD runs here."""
-    api = await make_api(sqlite_url)
+    api = await make_api(migrated_sqlite_url)
     yield api
     await api.store.close()
 
 
 @pytest.fixture
-async def any_api(make_api, empty_database_url) -> AsyncIterator[Api]:
+async def any_api(make_api, migrated_database_url) -> AsyncIterator[Api]:
     """The API on SQLite and on PostgreSQL: representative tests run on both."""
-    api = await make_api(empty_database_url)
+    api = await make_api(migrated_database_url)
     yield api
     await api.store.close()

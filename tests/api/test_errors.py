@@ -1,0 +1,70 @@
+"""Bad requests get a clear error naming what is wrong, and change nothing."""
+from __future__ import annotations
+
+
+async def test_malformed_json_is_400(api):
+    for body in (b"{not json", b"\xff\xfe"):
+        status, answer, _ = await api.call("POST", "/v1/campaigns", data=body,
+                                           headers={**api.alice.headers, "Content-Type": "application/json"})
+        assert status == 400
+        assert answer["error"]["id"] == "malformed-json"
+
+
+async def test_every_bad_field_is_named_at_once(any_api):
+    status, answer, _ = await any_api.call("POST", "/v1/campaigns", json={
+        "dialer_mode": "turbo", "calling_hours_start": "25:00", "time_zone": "Mars/Olympus",
+        "max_lines": 0, "use_amd": "yes", "acceptable_abandon_rate": 2,
+    })
+    assert status == 422
+    assert answer["error"]["id"] == "invalid"
+    assert answer["error"]["details"]["fields"] == {
+        "name": "required",
+        "dialer_mode": "must be one of preview, power, predictive",
+        "calling_hours_start": 'must be a time "HH:MM" (24-hour)',
+        "time_zone": "must be an IANA time zone such as America/New_York",
+        "max_lines": "must be between 1 and 10000",
+        "use_amd": "must be true or false",
+        "acceptable_abandon_rate": "must be at most 1",
+    }
+    assert (await any_api.get("/v1/campaigns"))["total"] == 0
+
+
+async def test_unknown_and_read_only_fields_are_refused(api):
+    status, answer, _ = await api.call("POST", "/v1/campaigns", json={
+        "name": "C", "dialer_mode": "power", "dialer_speed": 3, "id": 99, "created_at": "2020-01-01T00:00:00Z",
+    })
+    assert status == 422
+    assert answer["error"]["details"]["fields"] == {
+        "dialer_speed": "unknown field", "id": "read-only field", "created_at": "read-only field",
+    }
+    status, answer, _ = await api.call("PATCH", "/v1/campaigns/1", json=[1, 2])
+    assert status in (404, 422)
+
+
+async def test_a_body_that_is_not_an_object_is_422(api):
+    campaign = await api.post("/v1/campaigns", {"name": "C", "dialer_mode": "power"})
+    status, answer, _ = await api.call("PATCH", f"/v1/campaigns/{campaign['id']}", json=["name"])
+    assert status == 422
+    assert answer["error"]["details"]["fields"] == {"body": "must be an object"}
+
+
+async def test_bad_query_parameters_are_400_naming_each(api):
+    status, answer, _ = await api.call("GET", "/v1/campaigns", params={"limit": "1000", "page": "x", "active": "maybe"})
+    assert status == 400
+    assert answer["error"]["id"] == "invalid-parameters"
+    assert set(answer["error"]["details"]["parameters"]) == {"limit", "page", "active"}
+
+
+async def test_unknown_paths_and_methods_answer_json_errors(api):
+    status, answer, _ = await api.call("GET", "/v1/nothing-here")
+    assert (status, answer["error"]["id"]) == (404, "not-found")
+    status, answer, _ = await api.call("PUT", "/v1/campaigns")
+    assert (status, answer["error"]["id"]) == (405, "method-not-allowed")
+    status, answer, _ = await api.call("GET", "/v1/campaigns/99999999999999999999999")
+    assert (status, answer["error"]["id"]) == (404, "not-found")
+
+
+async def test_text_with_nul_is_refused_not_a_server_error(any_api):
+    status, answer, _ = await any_api.call("POST", "/v1/campaigns", json={"name": "a\x00b", "dialer_mode": "power"})
+    assert status == 422
+    assert answer["error"]["details"]["fields"] == {"name": "must not contain NUL characters"}
