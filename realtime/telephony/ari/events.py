@@ -4,7 +4,8 @@ Each event keeps the frame it came from (``raw``) and its ``timestamp`` as an aw
 datetime. ``channel_ids``/``bridge_ids`` say which channels and bridges an event is
 about; the client routes events to per-channel and per-bridge handlers with them.
 A frame that cannot be decoded (unknown type, missing fields) becomes
-:class:`UnknownEvent`, never an exception.
+:class:`UnknownEvent`, never an exception. Every handler gets the same event object:
+treat it as read-only.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def _int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class Event:
     type: str
     timestamp: datetime | None = None
@@ -55,12 +56,12 @@ class Event:
         return {}
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class UnknownEvent(Event):
     """An event type this client does not model (or a frame it could not decode)."""
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class ChannelEvent(Event):
     channel: Channel
 
@@ -73,7 +74,7 @@ class ChannelEvent(Event):
         return {"channel": Channel.from_json(data["channel"])}
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class BridgeEvent(Event):
     bridge: Bridge
 
@@ -87,7 +88,7 @@ class BridgeEvent(Event):
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class StasisStart(ChannelEvent):
     args: tuple[str, ...] = ()
     replace_channel: Channel | None = None
@@ -102,25 +103,25 @@ class StasisStart(ChannelEvent):
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class StasisEnd(ChannelEvent):
     pass
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class ChannelCreated(ChannelEvent):
     pass
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class ChannelStateChange(ChannelEvent):
     pass
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class ChannelDestroyed(ChannelEvent):
     """The channel is gone; ``cause`` (Q.850) and ``tech_cause`` (SIP code) are the outcome."""
 
@@ -139,7 +140,7 @@ class ChannelDestroyed(ChannelEvent):
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class ChannelHangupRequest(ChannelEvent):
     """With ``soft`` true, ``cause`` is Asterisk's soft-hangup flag (32 for an ARI DELETE),
     not a Q.850 cause: take the outcome from :class:`ChannelDestroyed`."""
@@ -158,7 +159,7 @@ class ChannelHangupRequest(ChannelEvent):
         }
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class _ChannelBridgeEvent(BridgeEvent):
     channel: Channel | None = None
 
@@ -172,19 +173,19 @@ class _ChannelBridgeEvent(BridgeEvent):
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class ChannelEnteredBridge(_ChannelBridgeEvent):
     pass
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class ChannelLeftBridge(_ChannelBridgeEvent):
     pass
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class Dial(Event):
     """Progress of a dial attempt on ``peer`` (``dialstatus`` ``""`` → ``RINGING`` → ``ANSWER``,
     or ``BUSY``/``CONGESTION``/``NOANSWER``/...). No final Dial on originate timeout."""
@@ -213,7 +214,7 @@ class Dial(Event):
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class ChannelDtmfReceived(ChannelEvent):
     """Sent once per digit, when the digit ends."""
 
@@ -230,7 +231,7 @@ class ChannelDtmfReceived(ChannelEvent):
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class ChannelVarset(Event):
     variable: str = ""
     value: str = ""
@@ -250,7 +251,7 @@ class ChannelVarset(Event):
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class ChannelDialplan(ChannelEvent):
     dialplan_app: str = ""
     dialplan_app_data: str = ""
@@ -265,7 +266,7 @@ class ChannelDialplan(ChannelEvent):
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class ChannelCallerId(ChannelEvent):
     caller_presentation: int = 0
     caller_presentation_txt: str = ""
@@ -280,13 +281,13 @@ class ChannelCallerId(ChannelEvent):
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class ChannelConnectedLine(ChannelEvent):
     pass
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class ChannelHold(ChannelEvent):
     musicclass: str | None = None
 
@@ -296,19 +297,19 @@ class ChannelHold(ChannelEvent):
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class ChannelUnhold(ChannelEvent):
     pass
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class ChannelTalkingStarted(ChannelEvent):
     pass
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class ChannelTalkingFinished(ChannelEvent):
     duration: int = 0
 
@@ -317,7 +318,7 @@ class ChannelTalkingFinished(ChannelEvent):
         return {**super()._fields(data), "duration": int(data.get("duration", 0))}
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class PlaybackEvent(Event):
     playback: Playback
 
@@ -337,37 +338,37 @@ class PlaybackEvent(Event):
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class PlaybackStarted(PlaybackEvent):
     pass
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class PlaybackContinuing(PlaybackEvent):
     pass
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class PlaybackFinished(PlaybackEvent):
     """``playback.state`` is ``done``, or ``failed`` (missing file, channel hung up)."""
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class BridgeCreated(BridgeEvent):
     pass
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class BridgeDestroyed(BridgeEvent):
     pass
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class BridgeMerged(BridgeEvent):
     bridge_from: Bridge
 
@@ -381,12 +382,12 @@ class BridgeMerged(BridgeEvent):
 
 
 @_event
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class ApplicationReplaced(Event):
     """Another websocket took over our Stasis application: we get no more events."""
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class ChannelGone(Event):
     """Local, not from Asterisk: after a reconnect, a channel we had handlers for no
     longer exists (its ChannelDestroyed was lost while the websocket was down)."""
@@ -399,7 +400,7 @@ class ChannelGone(Event):
         return (self.channel_id,)
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class BridgeGone(Event):
     """Local, not from Asterisk: after a reconnect, a bridge we had handlers for is gone."""
 

@@ -2,6 +2,8 @@
 
 Field names follow the ARI models of Asterisk 22 (``channels.json``, ``bridges.json``,
 ``playbacks.json``); optional fields Asterisk leaves out decode to ``None``/empty.
+Objects are snapshots of one moment: treat them as read-only (they are not frozen only
+because frozen dataclasses cost three times as much to build, once per event).
 """
 from __future__ import annotations
 
@@ -15,13 +17,13 @@ def parse_timestamp(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
-    except ValueError:
-        pass
-    try:
+        # Python >= 3.11 reads the colon-less offset itself, and is ~50x faster than strptime.
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        return None
+        try:
+            return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
+        except ValueError:
+            return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
@@ -56,7 +58,7 @@ class DialplanLocation:
         )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class Channel:
     id: str
     name: str = ""
@@ -91,7 +93,7 @@ class Channel:
         )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class Bridge:
     id: str
     technology: str = ""
@@ -122,7 +124,7 @@ class Bridge:
         )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class Playback:
     id: str
     media_uri: str = ""
