@@ -28,43 +28,37 @@ class EventLog:
         self.events: list[dict] = []
         self.raw: list[str] = []
         self.closed = asyncio.Event()
-        self._changed = asyncio.Condition()
+        self._waiters: dict[tuple, list[tuple[dict, asyncio.Future]]] = defaultdict(list)
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self) -> None:
         async for message in self.ws:
             if message.type != aiohttp.WSMsgType.TEXT:
                 break
+            event = json.loads(message.data)
             self.raw.append(message.data)
-            self.events.append(json.loads(message.data))
-            async with self._changed:
-                self._changed.notify_all()
+            self.events.append(event)
+            for key in ((event["type"], subject_id(event)), (event["type"], None)):
+                for fields, future in self._waiters.get(key, ()):
+                    if not future.done() and _has(event, fields):
+                        future.set_result(event)
         self.closed.set()
-        async with self._changed:
-            self._changed.notify_all()
+        for waiters in self._waiters.values():
+            for _, future in waiters:
+                if not future.done():
+                    future.set_exception(AssertionError("events websocket closed"))
 
     async def wait_for(self, event_type: str, channel_id: str | None = None, timeout: float = 5.0,
                        **fields) -> dict:
         """The first event of `event_type` (for `channel_id`, with `fields`) ever received."""
-        def find():
-            for event in self.events:
-                if event["type"] != event_type:
-                    continue
-                if channel_id is not None and subject_id(event) != channel_id:
-                    continue
-                if all(event.get(key) == value for key, value in fields.items()):
-                    return event
-            return None
-
-        async def wait():
-            async with self._changed:
-                while (event := find()) is None:
-                    if self.closed.is_set():
-                        raise AssertionError(f"websocket closed before {event_type} for {channel_id}")
-                    await self._changed.wait()
+        for event in self.events:
+            if event["type"] == event_type and channel_id in (None, subject_id(event)) and _has(event, fields):
                 return event
-
-        return await asyncio.wait_for(wait(), timeout)
+        if self.closed.is_set():
+            raise AssertionError(f"events websocket closed before {event_type} for {channel_id}")
+        future = asyncio.get_running_loop().create_future()
+        self._waiters[(event_type, channel_id)].append((fields, future))
+        return await asyncio.wait_for(future, timeout)
 
     def steps(self, channel_id: str) -> list[str]:
         return steps(self.events, channel_id)
@@ -75,6 +69,10 @@ class EventLog:
     async def close(self) -> None:
         await self.ws.close()
         self._reader.cancel()
+
+
+def _has(event: dict, fields: dict) -> bool:
+    return all(event.get(key) == value for key, value in fields.items())
 
 
 def subject_id(event: dict) -> str | None:
