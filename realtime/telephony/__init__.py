@@ -9,6 +9,7 @@ from .errors import (
     ConferenceClosed,
     DialFailed,
     InvalidEndpoint,
+    InvalidMode,
     InvalidNumber,
     NotAnswered,
     TelephonyError,
@@ -17,10 +18,13 @@ from .lead_leg import LeadLeg, Verdict, dial_lead
 from .leg import EndedBy, Leg, LegEnd, LegState
 from .roles import ChannelRole, Role
 from .service import LiveChannel, Resync, Telephony, start_telephony
+from .supervision import Mode, Supervision
+from .transfer import Transfer, TransferEnd, TransferKind
 
 __all__ = [
     "CallEnded", "CallerUnreachable", "ChannelRole", "Conference", "ConferenceClosed", "DialFailed",
-    "DialTemplate", "EndedBy", "InvalidEndpoint", "InvalidNumber", "LeadLeg", "Leg", "LegEnd",
-    "LegState", "LiveChannel", "NotAnswered", "Resync", "Role", "Telephony", "TelephonyError",
-    "Verdict", "dial_lead", "start_telephony", "user_endpoint",
+    "DialTemplate", "EndedBy", "InvalidEndpoint", "InvalidMode", "InvalidNumber", "LeadLeg", "Leg",
+    "LegEnd", "LegState", "LiveChannel", "Mode", "NotAnswered", "Resync", "Role", "Supervision",
+    "Telephony", "TelephonyError", "Transfer", "TransferEnd", "TransferKind", "Verdict", "dial_lead",
+    "start_telephony", "user_endpoint",
 ]

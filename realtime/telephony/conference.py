@@ -142,9 +142,8 @@ class Conference:
                 await self._leave(leg.bridge_id, leg.id)
             await self._add_channel(leg.id)
             self.members.add(leg.id)
-        except BaseException:
+        finally:
             await self._update_moh()
-            raise
 
     async def remove(self, leg: Leg) -> None:
         """Take a leg out of the conference (it stays up, in our application)."""
