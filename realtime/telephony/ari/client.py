@@ -107,7 +107,7 @@ class AriClient:
         """
         if self._closed:
             raise RuntimeError("AriClient is closed")
-        if self._events_task is not None:
+        if self._events_task is not None and not self._events_task.done():
             return
         self._dispatcher.start()
         ws = None
@@ -466,7 +466,7 @@ class AriClient:
         url = URL(self.base_url + path, encoded=True)
         query = _query(params or {})
         # Only `variables` needs a body; everything else goes in the query string.
-        body = {"variables": dict(variables)} if variables else None
+        body = {"variables": _variables(variables)} if variables else None
         async with self._semaphore:
             try:
                 async with session.request(method, url, params=query, json=body, timeout=self._timeout) as resp:
@@ -516,7 +516,9 @@ class AriClient:
                         ws = await self._open_websocket()
                         if connected_before:
                             await self._reconcile()
-                    except AriError as exc:
+                    except Exception as exc:  # AriError, or a listing we could not read
+                        if not isinstance(exc, AriError):
+                            logger.exception("ARI reconnect failed")
                         if ws is not None:
                             await ws.close()
                             ws = None
@@ -528,7 +530,11 @@ class AriClient:
                     connected_before = True
                     attempt = 0
                     self._set_health(Status.UP)
-                replaced = await self._read_events(ws)
+                try:
+                    replaced = await self._read_events(ws)
+                except Exception:  # the loop must survive anything a broken socket throws
+                    logger.exception("ARI events websocket failed")
+                    replaced = False
                 await ws.close()
                 ws = None
                 if replaced:
@@ -628,6 +634,14 @@ def _listing(values: str | Sequence[str], name: str, *, required: bool = False) 
     if required and not items:
         raise ValueError(f"{name}: at least one value is required")
     return ",".join(items) if items else None
+
+
+def _variables(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """Asterisk takes a string, or ``{"value": str, "report_events": bool}``, per variable."""
+    return {
+        name: dict(value) if isinstance(value, Mapping) else str(value)
+        for name, value in variables.items()
+    }
 
 
 def _query(params: Mapping[str, Any]) -> dict[str, str]:

@@ -42,7 +42,10 @@ class Registration:
 
 class EventWaiter:
     """The first event matching a predicate, registered when created (so create it
-    *before* the request that causes the event) and awaited with a deadline."""
+    *before* the request that causes the event) and awaited with a deadline.
+
+    A waiter nobody awaits unregisters itself at its deadline.
+    """
 
     def __init__(self, dispatcher: EventDispatcher, predicate: EventPredicate, timeout: float) -> None:
         loop = asyncio.get_running_loop()
@@ -50,15 +53,18 @@ class EventWaiter:
         self._predicate = predicate
         self._deadline = loop.time() + timeout
         self._registration = dispatcher.on_event(self._check)
+        self._expiry = loop.call_at(self._deadline, self._registration.remove)
 
     def _check(self, event: Event) -> None:
         if self._future.done() or not self._predicate(event):
             return
         self._future.set_result(event)
         self._registration.remove()
+        self._expiry.cancel()
 
     def cancel(self) -> None:
         self._registration.remove()
+        self._expiry.cancel()
         self._future.cancel()
 
     async def wait(self) -> Event:
@@ -67,6 +73,7 @@ class EventWaiter:
             return await asyncio.wait_for(asyncio.shield(self._future), max(remaining, 0))
         finally:
             self._registration.remove()
+            self._expiry.cancel()
 
     def __await__(self) -> Generator[Any, None, Event]:
         return self.wait().__await__()

@@ -64,7 +64,7 @@ def destroyed(channel_id: str, cause: int = 16) -> dict:
 async def test_originate_sends_app_args_comma_joined_and_variables_in_body(ari, client):
     channel = await client.originate(
         "PJSIP/5551234@trunk", channel_id="call-1", app_args=("outbound", "42"),
-        caller_id="Dialer <5551000>", timeout=20, variables={"CAMPAIGN": "c1"},
+        caller_id="Dialer <5551000>", timeout=20, variables={"CAMPAIGN": "c1", "LEAD": 42},
     )
     assert channel.id == "call-1" and channel.state == "Down"
     (request,) = ari.requests
@@ -73,7 +73,7 @@ async def test_originate_sends_app_args_comma_joined_and_variables_in_body(ari, 
         "endpoint": "PJSIP/5551234@trunk", "app": APP, "appArgs": "outbound,42",
         "callerId": "Dialer <5551000>", "timeout": "20", "channelId": "call-1",
     }
-    assert request.body == {"variables": {"CAMPAIGN": "c1"}}
+    assert request.body == {"variables": {"CAMPAIGN": "c1", "LEAD": "42"}}  # Asterisk wants strings
 
 
 async def test_several_channels_and_media_go_in_one_comma_joined_parameter(ari, client):
