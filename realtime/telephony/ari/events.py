@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from .models import Bridge, Channel, Playback, parse_timestamp
 
@@ -437,4 +437,3 @@ def decode_event(data: Mapping[str, Any]) -> Event:
 
 
 EVENT_TYPES: Mapping[str, type[Event]] = _EVENT_TYPES
-EventPredicate = Callable[[Event], bool]

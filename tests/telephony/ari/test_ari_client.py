@@ -3,7 +3,6 @@ request shapes, error mapping, event routing and order, reconnect and reconcile.
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 
