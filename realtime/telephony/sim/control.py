@@ -53,7 +53,8 @@ async def control_errors(request: web.Request, handler):
 
 @routes.get("/_sim/journal")
 async def journal(request: web.Request) -> web.Response:
-    return _json(200, request.app[PBX_KEY].journal.json())
+    pbx = request.app[PBX_KEY]
+    return _json(200, pbx.journal.json(pbx.config.speed))
 
 
 @routes.delete("/_sim/journal")

@@ -5,17 +5,22 @@ Kept across restarts (it is the simulator's log, not PBX state); ``clear()`` emp
 from __future__ import annotations
 
 import time
+from collections import deque
 
+KEEP = 100_000  # records of each kind; older ones are dropped
 
 class Journal:
     def __init__(self) -> None:
-        self.channels: list[dict] = []
-        self.playbacks: list[dict] = []
+        self.channels: deque[dict] = deque(maxlen=KEEP)
+        self.playbacks: deque[dict] = deque(maxlen=KEEP)
         self._live_channels: dict[str, dict] = {}
         self._live_playbacks: dict[str, dict] = {}
 
     def clear(self) -> None:
-        self.__init__()
+        self.channels.clear()
+        self.playbacks.clear()
+        self._live_channels.clear()
+        self._live_playbacks.clear()
 
     def channel_created(self, channel_id: str, name: str, endpoint: str, outcome: str | None) -> None:
         record = {"id": channel_id, "name": name, "endpoint": endpoint, "outcome": outcome,
@@ -46,5 +51,6 @@ class Journal:
         if record is not None:
             record.update(finished_at=time.time(), state=state)
 
-    def json(self) -> dict:
-        return {"channels": self.channels, "playbacks": self.playbacks}
+    def json(self, speed: float) -> dict:
+        """Times are wall-clock epoch seconds; multiply differences by `speed` for simulated time."""
+        return {"speed": speed, "channels": list(self.channels), "playbacks": list(self.playbacks)}

@@ -227,8 +227,15 @@ class Pbx:
         if app:
             channel.subscribers.add(app)
         self.channels[channel.id] = channel
+        self._announce(channel)
+        if channel.half is not None:
+            self._announce(channel.half)
         self.journal.channel_created(channel.id, channel.name, endpoint, far_end.kind)
         return channel
+
+    def _announce(self, channel: Channel) -> None:
+        """ChannelCreated: nobody is subscribed to a brand-new channel but subscribeAll apps."""
+        self.apps.emit((), {"type": "ChannelCreated", "timestamp": ari_time(), "channel": channel.json()})
 
     @staticmethod
     def _set_variables(channel: Channel, variables: dict) -> None:
@@ -607,6 +614,7 @@ class Pbx:
         snoop.snoop_target = target
         target.snoops.add(snoop)
         self.channels[snoop_id] = snoop
+        self._announce(snoop)
         self.journal.channel_created(snoop_id, name, f"snoop:{target.id}", None)
         args = params["appArgs"].split(",") if params.get("appArgs") else []
         snoop.set_dialplan("Stasis", ",".join([app, *args]))
@@ -656,6 +664,7 @@ class Pbx:
                 bridge.grew_past_two = True
             bridge.subscribers.add(channel.stasis_app)
             self._bridge_event(bridge, "ChannelEnteredBridge", channel)
+            self._update_bridge_peers(bridge)
         if len(bridge.channels) >= 2:
             for channel in bridge.channels:
                 self._start_talking(channel)
@@ -676,8 +685,21 @@ class Pbx:
         for channel in members:
             self._leave_bridge(channel)
 
+    def _update_bridge_peers(self, bridge: Bridge) -> None:
+        """BRIDGEPEER: the other parties' names, set once a bridge has two or more."""
+        if len(bridge.channels) < 2:
+            return
+        for channel in bridge.channels:
+            peers = ",".join(other.name for other in bridge.channels if other is not channel)
+            if channel.variables.get("BRIDGEPEER") != peers:
+                channel.variables["BRIDGEPEER"] = peers
+                self._varset(channel, "BRIDGEPEER", peers)
+
     def _leave_bridge(self, channel: Channel) -> None:
         bridge = channel.bridge
+        if channel.variables.get("BRIDGEPEER"):
+            channel.variables["BRIDGEPEER"] = ""
+            self._varset(channel, "BRIDGEPEER", "")
         bridge.channels.remove(channel)
         channel.bridge = None
         self._bridge_event(bridge, "ChannelLeftBridge", channel)

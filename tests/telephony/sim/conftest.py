@@ -89,7 +89,10 @@ def step(event: dict) -> str:
     if kind == "ChannelStateChange":
         return f"ChannelStateChange {event['channel']['state']}"
     if kind == "ChannelVarset":
-        return f"ChannelVarset {event['variable']}={event['value']!r}"
+        value = event["value"]
+        if event["variable"] == "BRIDGEPEER" and value:
+            value = "<peers>"  # channel names differ from run to run
+        return f"ChannelVarset {event['variable']}={value!r}"
     if kind == "ChannelDialplan":
         return f"ChannelDialplan {event['dialplan_app']}"
     if kind == "ChannelHangupRequest":
