@@ -16,6 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,6 +27,12 @@ logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 T = TypeVar("T")
+
+
+class UnknownRevision(Exception):
+    """The database was migrated by a version of the product that this one does not know."""
+
+    error_id = "unknown-schema-revision"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -84,7 +91,14 @@ async def head() -> str:
 async def pending(url: str) -> list[str]:
     """Revisions an upgrade would apply, oldest first."""
     at = await current(url)
-    return [script.revision for script in reversed(list(scripts().iterate_revisions(await head(), at)))]
+    try:
+        steps = list(scripts().iterate_revisions(await head(), at))
+    except RevisionError as exc:
+        raise UnknownRevision(
+            f"the database schema is at revision {at!r}, which this version does not ship "
+            "(was it migrated by a newer release?)"
+        ) from exc
+    return [step.revision for step in reversed(steps)]
 
 
 async def is_behind(url: str) -> bool:

@@ -3,10 +3,11 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from realtime.store import migrate
 from realtime.store.database import Store, StoreUnavailable
+from realtime.store.migrate import UnknownRevision
 from realtime.store.models import Base
 
 MODEL_TABLES = set(Base.metadata.tables)
@@ -57,13 +58,26 @@ async def test_migrations_match_the_models(empty_database_url: str) -> None:
     assert diff == []
 
 
+async def test_a_database_from_a_newer_release_is_reported(empty_database_url: str) -> None:
+    await migrate.upgrade(empty_database_url)
+    store = Store(empty_database_url)
+    try:
+        async with store.engine.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    finally:
+        await store.close()
+    with pytest.raises(UnknownRevision, match="'9999'"):
+        await migrate.is_behind(empty_database_url)
+
+
 async def test_unreachable_postgresql_is_store_unavailable(unused_port) -> None:
     url = f"postgresql+asyncpg://postgres@127.0.0.1:{unused_port()}/realtime"
     with pytest.raises(StoreUnavailable, match=r"PostgreSQL at 127\.0\.0\.1"):
         await migrate.upgrade(url)
 
 
-async def test_unusable_sqlite_path_is_store_unavailable(tmp_path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'no-such-dir' / 'db.sqlite3'}"
-    with pytest.raises(StoreUnavailable, match="SQLite file"):
-        await migrate.current(url)
+async def test_a_file_that_is_no_database_is_store_unavailable(tmp_path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database\n" * 1000)
+    with pytest.raises(StoreUnavailable, match="SQLite file .*notes.txt"):
+        await migrate.current(f"sqlite+aiosqlite:///{path}")
