@@ -3,6 +3,9 @@
 One task delivers everything, in arrival order: a handler sees the events of its channel
 in the order Asterisk sent them, and a slow handler delays later events instead of
 reordering them. A handler that raises is logged and delivery goes on.
+
+So a handler must not *await an event* (``wait_for``): the event it waits for can only be
+delivered after the handler returns. Start such work in a task of its own.
 """
 from __future__ import annotations
 
