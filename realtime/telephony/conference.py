@@ -14,7 +14,7 @@ import logging
 import secrets
 from typing import TYPE_CHECKING
 
-from .ari import AriConflict, AriError, NoSuchBridge, NoSuchChannel
+from .ari import AriConflict, AriError, Bridge, NoSuchBridge, NoSuchChannel
 from .ari.events import BridgeDestroyed, BridgeGone, ChannelEnteredBridge, ChannelLeftBridge, Event
 from .endpoints import user_endpoint
 from .errors import CallerUnreachable, CallEnded, ConferenceClosed, DialFailed
@@ -50,6 +50,7 @@ class Conference:
         self._moh_lock = asyncio.Lock()
         self._changed = asyncio.Condition()
         self._registration = telephony.client.on_bridge(self.bridge_id, self._on_event)
+        telephony.track_conference(self)
 
     def __repr__(self) -> str:
         return f"<Conference {self.bridge_id} members={sorted(self.members)}>"
@@ -210,8 +211,15 @@ class Conference:
         elif isinstance(event, (BridgeDestroyed, BridgeGone)):
             self._closed("lost" if isinstance(event, BridgeGone) else "destroyed")
 
+    def resync(self, bridge: Bridge) -> None:
+        """After a reconnect: members as Asterisk has them now (leave events were lost)."""
+        self.members = set(bridge.channels)
+        self.moh_playing = not self.caller_alone  # unknown after the gap: force a re-apply
+        self.telephony.spawn(self._update_moh())
+
     def _closed(self, why: str) -> None:
         self._registration.remove()
+        self.telephony.untrack_conference(self)
         if not self.closed.done():
             self.closed.set_result(why)
 

@@ -22,6 +22,7 @@ from .roles import VARIABLES, ChannelRole
 if TYPE_CHECKING:
     from realtime.config import Settings
 
+    from .conference import Conference
     from .leg import Leg
     from .sim.server import RunningSimulator
 
@@ -64,6 +65,7 @@ class Telephony:
         self.amd_context = amd_context
         self.simulator = simulator
         self._legs: dict[str, Leg] = {}
+        self._conferences: dict[str, Conference] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._resync_callbacks: list[ResyncCallback] = []
         client.on_reconnect(self._on_reconnect)
@@ -94,6 +96,28 @@ class Telephony:
     def leg(self, channel_id: str) -> Leg | None:
         return self._legs.get(channel_id)
 
+    def track_conference(self, conference: Conference) -> None:
+        self._conferences[conference.bridge_id] = conference
+
+    def untrack_conference(self, conference: Conference) -> None:
+        if self._conferences.get(conference.bridge_id) is conference:
+            del self._conferences[conference.bridge_id]
+
+    async def wait_ready(self, timeout: float) -> None:
+        """Until the events websocket is connected (raises ``TimeoutError``)."""
+        ready = asyncio.get_running_loop().create_future()
+
+        def check(health: ComponentHealth) -> None:
+            if health.usable and not ready.done():
+                ready.set_result(None)
+
+        registration = self.client.on_health_change(check)
+        try:
+            check(self.health())
+            await asyncio.wait_for(ready, timeout)
+        finally:
+            registration.remove()
+
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run a request off the event-delivery task (handlers must not hold it up)."""
         task = asyncio.get_running_loop().create_task(coro)
@@ -119,6 +143,10 @@ class Telephony:
             channel = channels.get(leg.id)
             (kept if channel is not None else lost).append(leg)
             leg.resync(channel)
+        for conference in list(self._conferences.values()):
+            bridge = bridges.get(conference.bridge_id)
+            if bridge is not None:  # a vanished one gets BridgeGone from the client
+                conference.resync(bridge)
         logger.info("telephony resync: %d calls kept, %d lost", len(kept), len(lost))
         # The client sends ChannelGone to the lost legs right after this callback.
         report = Resync(tuple(kept), tuple(lost))

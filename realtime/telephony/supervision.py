@@ -48,8 +48,8 @@ def _mode(mode: Mode | str) -> Mode:
 
 
 class Supervision:
-    """One supervisor on one conference. Create with :meth:`start`; ``leg.ended``
-    resolves when the supervisor's phone drops (the snoop and bridge are then removed)."""
+    """One supervisor on one conference. Create with :meth:`start`; ``ended`` resolves
+    once the supervisor's phone has dropped and the snoop and its bridge are gone."""
 
     def __init__(self, telephony: Telephony, conference: Conference, leg: Leg) -> None:
         self.telephony = telephony
@@ -60,6 +60,7 @@ class Supervision:
         self.snoop_id: str | None = None
         self._bridge_created = False
         self._lock = asyncio.Lock()
+        self.ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         leg.ended.add_done_callback(lambda _: telephony.spawn(self._cleanup()))
 
     @classmethod
@@ -167,3 +168,5 @@ class Supervision:
             except AriError as exc:
                 logger.info("supervisor %s cleanup: %s", self.leg.id, exc)
             self.mode = None
+            if self.leg.ended.done() and not self.ended.done():
+                self.ended.set_result(None)

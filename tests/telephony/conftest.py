@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from realtime.telephony import Telephony
 from realtime.telephony.ari import AriClient
 from realtime.telephony.sim.config import SimConfig
-from realtime.telephony.sim.server import RunningSimulator, start_simulator
+from realtime.telephony.sim.server import RunningSimulator, create_sim_app
 
 APP = "impactdialing"
 USER, PASSWORD = "ari", "secret"
@@ -46,13 +47,36 @@ class FarEnd:
         await self.request("POST", "restart")
 
 
+WIRE = web.AppKey("wire", list)
+
+
+@web.middleware
+async def record_requests(request: web.Request, handler):
+    """Keep every ARI request (method, path, query) as it arrived on the wire."""
+    request.app[WIRE].append((request.method, request.path, dict(request.query)))
+    return await handler(request)
+
+
 @pytest.fixture
 async def pbx():
-    simulator = await start_simulator(SimConfig(
+    """The simulator; ``pbx.app[WIRE]`` lists the requests it received."""
+    app = create_sim_app(SimConfig(
         user=USER, password=PASSWORD, outcomes="deterministic", speed=SPEED,
         amd_context=AMD_CONTEXT, control=True, seed=1))
+    app[WIRE] = []
+    app.middlewares.append(record_requests)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    simulator = RunningSimulator(app, runner, "127.0.0.1", runner.addresses[0][1])
     yield simulator
     await simulator.close()
+
+
+@pytest.fixture
+def wire(pbx) -> list[tuple[str, str, dict]]:
+    return pbx.app[WIRE]
 
 
 @pytest.fixture
