@@ -6,14 +6,13 @@ timestamps. Same credentials as ARI. JSON bodies or query parameters.
 """
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 
 from aiohttp import web
 
 from .pbx import AriError
 from .rest import PBX_KEY, STREAMS_KEY, _json, _message, _no_content, _unauthorized, authorized
+from .stasis import close_streams
 
 logger = logging.getLogger(__name__)
 
@@ -95,26 +94,16 @@ async def clear_outcomes(request: web.Request) -> web.Response:
     return _no_content()
 
 
-async def close_streams(app: web.Application, streams) -> None:
-    await asyncio.gather(*(stream.close() for stream in list(streams)), return_exceptions=True)
-
-
 @routes.post("/_sim/websockets/drop")
 async def drop_websockets(request: web.Request) -> web.Response:
     streams = set(request.app[STREAMS_KEY])
-    await close_streams(request.app, streams)
+    await close_streams(streams)
     return _json(200, {"dropped": len(streams)})
 
 
 @routes.post("/_sim/restart")
 async def restart(request: web.Request) -> web.Response:
     streams = request.app[PBX_KEY].restart()
-    await close_streams(request.app, set(streams) | set(request.app[STREAMS_KEY]))
+    await close_streams(set(streams) | set(request.app[STREAMS_KEY]))
     logger.info("simulated Asterisk restarted")
     return _no_content()
-
-
-@routes.get("/_sim")
-async def index(request: web.Request) -> web.Response:
-    return web.Response(text=json.dumps({"routes": sorted({r.path for r in routes})}),
-                        content_type="application/json")

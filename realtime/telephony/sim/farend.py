@@ -30,7 +30,6 @@ KINDS = (AGENT, HUMAN, MACHINE, BUSY, NO_ANSWER, CONGESTION, REFUSED)
 RING_SECONDS = 2.0
 REJECT_SECONDS = 0.5
 TALK_SECONDS = 5.0
-GREETING_SECONDS = 4.0
 
 _NUMBER = re.compile(r"^\+?(\d+)$")
 
@@ -77,7 +76,7 @@ def from_mix(mix: OutcomeMix, rng: random.Random) -> FarEnd:
     if kind == HUMAN:
         return FarEnd(HUMAN, ring, rng.uniform(*mix.talk_seconds))
     if kind in (BUSY, CONGESTION):
-        return FarEnd(kind, min(ring, REJECT_SECONDS * 2))
+        return FarEnd(kind, REJECT_SECONDS)
     return FarEnd(kind, ring)
 
 

@@ -187,8 +187,9 @@ class Pbx:
             raise AriError(400, "Endpoint must be specified")
         if "/" not in endpoint:
             raise AriError(400, "Invalid endpoint specified")
-        channel_id = channel_id or params.get("channelId") or self._unique_id()
-        other_id = params.get("otherChannelId") or f"{channel_id};2"
+        channel_id = channel_id or params.get("channelId")
+        other_id = params.get("otherChannelId") or (f"{channel_id};2" if channel_id else self._unique_id())
+        channel_id = channel_id or self._unique_id()
         technology, resource = endpoint.split("/", 1)
         is_local = technology == "Local"
         if channel_id in self.channels or (is_local and not created and other_id in self.channels):
@@ -327,7 +328,7 @@ class Pbx:
                 self._dialplan(half, "Ringing")
             self._state(channel, "Ringing")
             if half is not None:
-                self._dialplan(half, "Wait", f"{far_end.ring:g}", priority=2)
+                self._dialplan(half, "Wait", f"{far_end.ring:g}")
             self._dial_event(channel, "RINGING")
             if far_end.kind != farend.NO_ANSWER:
                 self._later(channel, far_end.ring, self._far_answer, channel)
@@ -347,7 +348,7 @@ class Pbx:
             return
         half = channel.half
         if half is not None and not half.gone:
-            self._dialplan(half, "Answer", priority=3 if half.priority > 1 else 1)
+            self._dialplan(half, "Answer")
             self._state(half, "Up")
         self._state(channel, "Up")
         self._dial_event(channel, "ANSWER")

@@ -10,6 +10,7 @@ from . import control
 from .config import SimConfig
 from .pbx import Pbx
 from .rest import PBX_KEY, STREAMS_KEY, handle
+from .stasis import close_streams
 
 logger = logging.getLogger(__name__)
 
@@ -24,11 +25,16 @@ def create_sim_app(config: SimConfig) -> web.Application:
         app.add_routes(control.routes)
     app.router.add_route("*", "/ari/{tail:.*}", handle)
     app.on_shutdown.append(_close_streams)
+    app.on_cleanup.append(_stop_timers)
     return app
 
 
 async def _close_streams(app: web.Application) -> None:
-    await control.close_streams(app, app[STREAMS_KEY])
+    await close_streams(app[STREAMS_KEY])
+
+
+async def _stop_timers(app: web.Application) -> None:
+    app[PBX_KEY].restart()
 
 
 @dataclass

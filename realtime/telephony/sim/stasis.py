@@ -44,6 +44,10 @@ class EventStream:
         await self.ws.close()
 
 
+async def close_streams(streams: Iterable[EventStream]) -> None:
+    await asyncio.gather(*(stream.close() for stream in list(streams)), return_exceptions=True)
+
+
 class Application:
     def __init__(self, name: str) -> None:
         self.name = name
