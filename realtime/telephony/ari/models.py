@@ -2,14 +2,15 @@
 
 Field names follow the ARI models of Asterisk 22 (``channels.json``, ``bridges.json``,
 ``playbacks.json``); optional fields Asterisk leaves out decode to ``None``/empty.
-Objects are snapshots of one moment: treat them as read-only (they are not frozen only
-because frozen dataclasses cost three times as much to build, once per event).
+Objects are snapshots of one moment: treat them as read-only (Channel, Bridge and
+Playback are not frozen only because frozen dataclasses cost three times as much to
+build, and one is built for nearly every event).
 """
 from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 
 def parse_timestamp(value: str | None) -> datetime | None:
@@ -27,19 +28,21 @@ def parse_timestamp(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class CallerId:
+class CallerId(NamedTuple):
     name: str = ""
     number: str = ""
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> CallerId:
-        data = data or {}
-        return cls(name=data.get("name", ""), number=data.get("number", ""))
+        if not data:
+            return _NO_CALLER
+        return cls(data.get("name", ""), data.get("number", ""))
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class DialplanLocation:
+_NO_CALLER = CallerId()
+
+
+class DialplanLocation(NamedTuple):
     context: str = ""
     exten: str = ""
     priority: int = 0
@@ -50,11 +53,11 @@ class DialplanLocation:
     def from_json(cls, data: Mapping[str, Any] | None) -> DialplanLocation:
         data = data or {}
         return cls(
-            context=data.get("context", ""),
-            exten=data.get("exten", ""),
-            priority=int(data.get("priority", 0) or 0),
-            app_name=data.get("app_name", ""),
-            app_data=data.get("app_data", ""),
+            data.get("context", ""),
+            data.get("exten", ""),
+            int(data.get("priority", 0) or 0),
+            data.get("app_name", ""),
+            data.get("app_data", ""),
         )
 
 
