@@ -11,7 +11,7 @@ import logging
 from aiohttp import web
 
 from .pbx import AriError
-from .rest import PBX_KEY, STREAMS_KEY, _json, _message, _no_content, _unauthorized, authorized
+from .rest import PBX_KEY, STREAMS_KEY, authorized, error_reply, json_reply, no_content, unauthorized
 from .stasis import close_streams
 
 logger = logging.getLogger(__name__)
@@ -41,25 +41,25 @@ async def control_errors(request: web.Request, handler):
         return await handler(request)
     config = request.app[PBX_KEY].config
     if not authorized(request, config.user, config.password):
-        return _unauthorized()
+        return unauthorized()
     try:
         return await handler(request)
     except AriError as error:
-        return _message(error.status, error.message, error.key)
+        return error_reply(error.status, error.message, error.key)
     except (TypeError, ValueError) as error:
-        return _message(400, str(error))
+        return error_reply(400, str(error))
 
 
 @routes.get("/_sim/journal")
 async def journal(request: web.Request) -> web.Response:
     pbx = request.app[PBX_KEY]
-    return _json(200, pbx.journal.json(pbx.config.speed))
+    return json_reply(200, pbx.journal.json(pbx.config.speed))
 
 
 @routes.delete("/_sim/journal")
 async def clear_journal(request: web.Request) -> web.Response:
     request.app[PBX_KEY].journal.clear()
-    return _no_content()
+    return no_content()
 
 
 @routes.post("/_sim/channels/{channel_id}/dtmf")
@@ -67,7 +67,7 @@ async def inject_dtmf(request: web.Request) -> web.Response:
     params = await _params(request)
     request.app[PBX_KEY].inject_dtmf(request.match_info["channel_id"], str(params.get("digits", "")),
                                      int(params.get("duration_ms", 100)))
-    return _no_content()
+    return no_content()
 
 
 @routes.post("/_sim/channels/{channel_id}/hangup")
@@ -75,7 +75,7 @@ async def far_hangup(request: web.Request) -> web.Response:
     params = await _params(request)
     pbx = request.app[PBX_KEY]
     pbx.far_hangup(pbx.channel(request.match_info["channel_id"]), int(params.get("cause", 16)))
-    return _no_content()
+    return no_content()
 
 
 @routes.post("/_sim/outcomes")
@@ -85,20 +85,20 @@ async def force_outcome(request: web.Request) -> web.Response:
     request.app[PBX_KEY].force_outcome(
         str(params.get("outcome", "")), None if number in (None, "") else str(number),
         _seconds(params.get("ring_seconds")), _seconds(params.get("talk_seconds")))
-    return _no_content()
+    return no_content()
 
 
 @routes.delete("/_sim/outcomes")
 async def clear_outcomes(request: web.Request) -> web.Response:
     request.app[PBX_KEY].outcomes.clear()
-    return _no_content()
+    return no_content()
 
 
 @routes.post("/_sim/websockets/drop")
 async def drop_websockets(request: web.Request) -> web.Response:
     streams = set(request.app[STREAMS_KEY])
     await close_streams(streams)
-    return _json(200, {"dropped": len(streams)})
+    return json_reply(200, {"dropped": len(streams)})
 
 
 @routes.post("/_sim/restart")
@@ -106,4 +106,4 @@ async def restart(request: web.Request) -> web.Response:
     streams = request.app[PBX_KEY].restart()
     await close_streams(set(streams) | set(request.app[STREAMS_KEY]))
     logger.info("simulated Asterisk restarted")
-    return _no_content()
+    return no_content()

@@ -139,8 +139,6 @@ class Channel:
         self.talk_started = False
         self.timers: list[asyncio.TimerHandle] = []
         self.playbacks: deque[Playback] = deque()
-        self.muted = ""
-        self.held = False
         self.gone = False
 
     def set_dialplan(self, app_name: str, app_data: str = "", *, priority: int | None = None,
@@ -187,7 +185,6 @@ class Bridge:
     subscribers: set[str] = field(default_factory=set)
     playbacks: deque[Playback] = field(default_factory=deque)
     grew_past_two: bool = False
-    moh: str | None = None
 
     @property
     def bridge_type(self) -> str:

@@ -263,14 +263,12 @@ class Pbx:
             priority = self._int(params.get("priority"), 1, "priority")
             channel.after_answer = ("dialplan", params.get("context") or "default", extension, priority)
         reply = channel.json()
-        self._loop.call_soon(self._begin_dial, channel, timeout, True)
+        self._loop.call_soon(self._begin_dial, channel, timeout)
         return reply
 
     def create(self, params: dict, variables: dict) -> dict:
-        if not params.get("endpoint"):
-            raise AriError(400, "Endpoint must be specified")
         app = params.get("app")
-        if not app:
+        if params.get("endpoint") and not app:
             raise AriError(400, "Application name is required")
         channel = self._new_channel(params, variables, None, app=app, created=True)
         args = params["appArgs"].split(",") if params.get("appArgs") else []
@@ -287,7 +285,7 @@ class Pbx:
         if params.get("caller") and params["caller"] not in self.channels:
             raise AriError(404, "Caller not found")
         timeout = self._int(params.get("timeout"), 0, "timeout")
-        self._begin_dial(channel, timeout, False)
+        self._begin_dial(channel, timeout)
 
     @staticmethod
     def _int(value: str | None, default: int, name: str) -> int:
@@ -300,12 +298,12 @@ class Pbx:
 
     # ------------------------------------------------------------------ call progress
 
-    def _begin_dial(self, channel: Channel, timeout: int, local_preamble: bool) -> None:
+    def _begin_dial(self, channel: Channel, timeout: int) -> None:
         if channel.gone:
             return
         half = channel.half
         channel.dialing = True
-        if half is not None and local_preamble:
+        if half is not None:  # the callee half of an originated Local channel
             for name, value in half.variables.items():
                 self._varset(half, name, value)
             if channel.caller != ("", ""):
@@ -363,21 +361,8 @@ class Pbx:
 
     def _far_reject(self, channel: Channel, cause: int) -> None:
         """The far end refuses a ringing call (busy, congestion, rejected)."""
-        if channel.gone or not self._end_dial(channel):
-            return
-        half = channel.half
-        if half is not None and not half.gone:
-            self._dialplan(half, "Hangup", str(cause))
-            self._hangup_request(half, 16, soft=True)
-            self._hangup_request(channel, cause)
-            self._finish(half, cause)
-            self._dial_event(channel, dial_status(cause))
-            self._teardown(channel, cause)
-        else:
-            tech_cause = self._tech_cause(channel, cause)
-            self._hangup_request(channel, cause, tech_cause=tech_cause)
-            self._dial_event(channel, dial_status(cause))
-            self._teardown(channel, cause, tech_cause)
+        if not channel.gone and channel.dialing:
+            self._callee_ends(channel, cause)
 
     def _dial_timeout(self, channel: Channel) -> None:
         """Originate timeout: destroyed with cause 19 and, as in Asterisk, no final Dial."""
@@ -386,28 +371,32 @@ class Pbx:
         self._teardown(channel, 19, self._tech_cause(channel, 19))
 
     def far_hangup(self, channel: Channel, cause: int = 16) -> None:
-        """The far end hangs up (or rejects, if still ringing)."""
+        """The far end hangs up (or refuses, if still ringing)."""
         if channel.gone:
             return
         if channel.is_local_callee:
             channel = channel.half
         if channel.snoop_target is not None:
             self._teardown(channel, cause)
-            return
-        if channel.dialing:
-            self._far_reject(channel, cause)
-            return
-        half = channel.half
-        if half is not None and not half.gone:
+        else:
+            self._callee_ends(channel, cause)
+
+    def _callee_ends(self, channel: Channel, cause: int) -> None:
+        """The callee goes first (the ;2 half of a Local channel), then our channel."""
+        dialing = self._end_dial(channel)
+        half = channel.half if channel.half is not None and not channel.half.gone else None
+        tech_cause = None
+        if half is not None:
             self._dialplan(half, "Hangup", str(cause))
             self._hangup_request(half, 16, soft=True)
             self._hangup_request(channel, cause)
             self._finish(half, cause)
-            self._teardown(channel, cause)
         else:
             tech_cause = self._tech_cause(channel, cause)
             self._hangup_request(channel, cause, tech_cause=tech_cause)
-            self._teardown(channel, cause, tech_cause)
+        if dialing:
+            self._dial_event(channel, dial_status(cause))
+        self._teardown(channel, cause, tech_cause)
 
     @staticmethod
     def _tech_cause(channel: Channel, cause: int) -> int | None:
@@ -533,9 +522,6 @@ class Pbx:
         if channel.state != "Up":
             self._state(channel, "Up")
 
-    def ring(self, channel_id: str) -> None:
-        self.controlled(channel_id, needs_answer=False)
-
     def continue_in_dialplan(self, channel_id: str, params: dict) -> None:
         channel = self.controlled(channel_id)
         priority = self._int(params.get("priority"), 1, "priority")
@@ -553,20 +539,18 @@ class Pbx:
         self._leave_stasis(channel)
         self._enter_stasis(channel, app, args, True)
 
-    def mute(self, channel_id: str, params: dict, on: bool) -> None:
+    def mute(self, channel_id: str, params: dict) -> None:
         direction = params.get("direction") or "both"
         if direction not in MUTE_DIRECTIONS:
             raise AriError(400, "Invalid direction specified")
-        channel = self.controlled(channel_id)
-        channel.muted = direction if on else ""
+        self.controlled(channel_id)
 
     def hold(self, channel_id: str, on: bool) -> None:
         channel = self.controlled(channel_id)
-        channel.held = on
         self._channel_event(channel, "ChannelHold" if on else "ChannelUnhold")
 
     def no_op(self, channel_id: str) -> None:
-        """Audio-only operations (moh, silence, ring stop) that produce no events."""
+        """Audio-only operations (ring, progress, moh, silence) that produce no events."""
         self.controlled(channel_id)
 
     def send_dtmf(self, channel_id: str, params: dict) -> None:

@@ -38,16 +38,16 @@ class Call:
     request: web.Request | None = None
 
 
-def _json(status: int, body: object) -> web.Response:
+def json_reply(status: int, body: object) -> web.Response:
     return web.Response(status=status, text=json.dumps(body, separators=(",", ":")),
                         content_type="application/json")
 
 
-def _message(status: int, message: str, key: str = "message") -> web.Response:
-    return _json(status, {key: message})
+def error_reply(status: int, message: str, key: str = "message") -> web.Response:
+    return json_reply(status, {key: message})
 
 
-def _no_content() -> web.Response:
+def no_content() -> web.Response:
     return web.Response(status=204)
 
 
@@ -148,12 +148,12 @@ def _channel_action(method: str, path: str, action: Callable[[Pbx, str, dict], o
 _channel_action("POST", "continue", lambda pbx, cid, p: pbx.continue_in_dialplan(cid, p))
 _channel_action("POST", "move", lambda pbx, cid, p: pbx.move(cid, p))
 _channel_action("POST", "answer", lambda pbx, cid, p: pbx.answer(cid))
-_channel_action("POST", "ring", lambda pbx, cid, p: pbx.ring(cid))
-_channel_action("DELETE", "ring", lambda pbx, cid, p: pbx.ring(cid))
+_channel_action("POST", "ring", lambda pbx, cid, p: pbx.no_op(cid))
+_channel_action("DELETE", "ring", lambda pbx, cid, p: pbx.no_op(cid))
 _channel_action("POST", "progress", lambda pbx, cid, p: pbx.no_op(cid))
 _channel_action("POST", "dtmf", lambda pbx, cid, p: pbx.send_dtmf(cid, p))
-_channel_action("POST", "mute", lambda pbx, cid, p: pbx.mute(cid, p, True))
-_channel_action("DELETE", "mute", lambda pbx, cid, p: pbx.mute(cid, p, False))
+_channel_action("POST", "mute", lambda pbx, cid, p: pbx.mute(cid, p))
+_channel_action("DELETE", "mute", lambda pbx, cid, p: pbx.mute(cid, p))
 _channel_action("POST", "hold", lambda pbx, cid, p: pbx.hold(cid, True))
 _channel_action("DELETE", "hold", lambda pbx, cid, p: pbx.hold(cid, False))
 _channel_action("POST", "moh", lambda pbx, cid, p: pbx.no_op(cid))
@@ -222,8 +222,7 @@ def remove_channel(pbx: Pbx, call: Call):
 @operation("POST", "/bridges/{bridgeId}/moh")
 @operation("DELETE", "/bridges/{bridgeId}/moh")
 def bridge_moh(pbx: Pbx, call: Call):
-    bridge = pbx.bridge(call.args["bridgeId"])
-    bridge.moh = (call.params.get("mohClass") or "default") if call.request.method == "POST" else None
+    pbx.bridge(call.args["bridgeId"])  # no audio is simulated; only the bridge must exist
     return 204, None
 
 
@@ -294,8 +293,8 @@ def authorized(request: web.Request, user: str, password: str) -> bool:
     return given_user == user and given_password == password
 
 
-def _unauthorized() -> web.Response:
-    response = _message(401, "Authentication required")
+def unauthorized() -> web.Response:
+    response = error_reply(401, "Authentication required")
     response.headers["WWW-Authenticate"] = REALM
     return response
 
@@ -327,23 +326,23 @@ async def _read_call(request: web.Request, args: dict[str, str]) -> Call:
 def _api_doc(request: web.Request, name: str) -> web.Response:
     path = API_DOCS / name
     if not re.fullmatch(r"\w+\.json", name) or not path.is_file():
-        return _message(404, "Resource not found")
+        return error_reply(404, "Resource not found")
     doc = json.loads(path.read_text())
     doc["basePath"] = f"{request.scheme}://{request.host}/ari"
-    return _json(200, doc)
+    return json_reply(200, doc)
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
     pbx = request.app[PBX_KEY]
     config = pbx.config
     if not authorized(request, config.user, config.password):
-        return _unauthorized()
+        return unauthorized()
     path = "/" + request.match_info["tail"]
     if path.endswith("/") and path != "/":
-        return _message(404, f"ARI URLs do not end with a slash. Try /ari{path.rstrip('/')}")
+        return error_reply(404, f"ARI URLs do not end with a slash. Try /ari{path.rstrip('/')}")
     if path.startswith("/api-docs/"):
         if request.method != "GET":
-            return _message(405, "Invalid method")
+            return error_reply(405, "Invalid method")
         return _api_doc(request, path[len("/api-docs/"):])
     if path == "/events" and request.method == "GET":
         return await events_socket(request, pbx)
@@ -352,16 +351,16 @@ async def handle(request: web.Request) -> web.StreamResponse:
         if match is None:
             continue
         if request.method not in methods:
-            return _message(405, "Invalid method")
+            return error_reply(405, "Invalid method")
         handler = OPERATIONS.get((request.method, template))
         if handler is None:
-            return _message(501, f"{request.method} {template} is not implemented by the simulator")
+            return error_reply(501, f"{request.method} {template} is not implemented by the simulator")
         try:
             status, body = handler(pbx, await _read_call(request, match.groupdict()))
         except AriError as error:
-            return _message(error.status, error.message, error.key)
-        return _no_content() if status == 204 else _json(status, body)
-    return _message(404, "Resource not found")
+            return error_reply(error.status, error.message, error.key)
+        return no_content() if status == 204 else json_reply(status, body)
+    return error_reply(404, "Resource not found")
 
 
 async def events_socket(request: web.Request, pbx: Pbx) -> web.StreamResponse:
