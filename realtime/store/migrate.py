@@ -17,8 +17,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from realtime.store.database import Store
 
@@ -27,6 +28,9 @@ logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 T = TypeVar("T")
+
+# Any constant will do: the same in every process migrating this database.
+_PG_LOCK_KEY = 0x6D69677261746521  # "migrate!"
 
 
 class UnknownRevision(Exception):
@@ -48,32 +52,53 @@ def scripts() -> ScriptDirectory:
 
 
 @asynccontextmanager
-async def _connected(url: str) -> AsyncIterator[AsyncConnection]:
-    """One connection in one transaction; StoreUnavailable if the database cannot be reached."""
+async def _connected(url: str, *, exclusive: bool = False) -> AsyncIterator[AsyncConnection]:
+    """One connection in one transaction; StoreUnavailable if the database cannot be reached.
+
+    ``exclusive``: one migrating process at a time, so servers starting together on a
+    new database do not both create the tables.
+    """
     store = Store(url)
+    if exclusive and store.dialect == "sqlite":
+        _sqlite_immediate_transactions(store.engine)
     try:
         await store.check()
         async with store.engine.begin() as connection:
+            if exclusive and store.dialect == "postgresql":
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
             yield connection
     finally:
         await store.close()
 
 
-async def _run(url: str, work: Callable[[Connection], T]) -> T:
-    async with _connected(url) as connection:
+def _sqlite_immediate_transactions(engine: AsyncEngine) -> None:
+    # The sqlite3 module commits DDL statement by statement; beginning the transaction
+    # ourselves makes a migration all-or-nothing, and IMMEDIATE takes the write lock
+    # up front, so a second migrating process waits instead of failing.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _driver_autocommit(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin_immediate(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+async def _run(url: str, work: Callable[[Connection], T], *, exclusive: bool = False) -> T:
+    async with _connected(url, exclusive=exclusive) as connection:
         return await connection.run_sync(work)
 
 
 async def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database up to ``revision`` (all the way by default)."""
     logger.info("upgrading database schema to %s", revision)
-    await _run(url, lambda conn: command.upgrade(alembic_config(conn), revision))
+    await _run(url, lambda conn: command.upgrade(alembic_config(conn), revision), exclusive=True)
 
 
 async def downgrade(url: str, revision: str = "base") -> None:
     """Migrate down to ``revision``: "base" drops every table, "-1" undoes one step."""
     logger.info("downgrading database schema to %s", revision)
-    await _run(url, lambda conn: command.downgrade(alembic_config(conn), revision))
+    await _run(url, lambda conn: command.downgrade(alembic_config(conn), revision), exclusive=True)
 
 
 async def current(url: str) -> str | None:

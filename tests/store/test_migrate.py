@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -56,6 +58,13 @@ async def test_migrations_match_the_models(empty_database_url: str) -> None:
     finally:
         await store.close()
     assert diff == []
+
+
+async def test_two_processes_upgrading_at_once_both_succeed(empty_database_url: str) -> None:
+    # As when several servers start together on a new database.
+    await asyncio.gather(migrate.upgrade(empty_database_url), migrate.upgrade(empty_database_url))
+    assert await migrate.current(empty_database_url) == await migrate.head()
+    assert await tables(empty_database_url) == MODEL_TABLES
 
 
 async def test_a_database_from_a_newer_release_is_reported(empty_database_url: str) -> None:
