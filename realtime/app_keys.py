@@ -9,7 +9,9 @@ if TYPE_CHECKING:
     from realtime.bus import Bus
     from realtime.config import Settings
     from realtime.store.database import Store
+    from realtime.telephony.service import Telephony
 
 SETTINGS: web.AppKey["Settings"] = web.AppKey("settings")
 STORE: web.AppKey["Store"] = web.AppKey("store")
 BUS: web.AppKey["Bus"] = web.AppKey("bus")
+TELEPHONY: web.AppKey["Telephony"] = web.AppKey("telephony")

@@ -18,6 +18,7 @@ from realtime.channels.server import create_socket_server
 from realtime.config import Settings
 from realtime.health import ComponentHealth, Status
 from realtime.store.database import Store
+from realtime.telephony.service import start_telephony
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,10 @@ def create_app(settings: Settings) -> web.Application:
     healthz.setup_healthz(app)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_bus_ctx)
-    healthz.register(app, "telephony", _telephony_not_configured)
+    if settings.runs_engine:
+        app.cleanup_ctx.append(_telephony_ctx)
+    else:
+        healthz.register(app, "telephony", _not_this_process)
 
     if settings.runs_web:
         setup_api(app)
@@ -74,8 +78,21 @@ async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:
     await bus.close()
 
 
-async def _telephony_not_configured() -> ComponentHealth:
-    return ComponentHealth(Status.NOT_CONFIGURED, "telephony layer not built yet")
+async def _telephony_ctx(app: web.Application) -> AsyncIterator[None]:
+    # Without REALTIME_ARI_URL this starts the built-in PBX simulator on a loopback port.
+    telephony = await start_telephony(app[app_keys.SETTINGS])
+    app[app_keys.TELEPHONY] = telephony
+
+    async def check() -> ComponentHealth:
+        return telephony.health()
+
+    healthz.register(app, "telephony", check)
+    yield
+    await telephony.close()
+
+
+async def _not_this_process() -> ComponentHealth:
+    return ComponentHealth(Status.NOT_CONFIGURED, "telephony runs in the engine processes")
 
 
 async def _index(request: web.Request) -> web.FileResponse:

@@ -23,7 +23,26 @@ async def test_healthz_on_the_embedded_default(aiohttp_client, tmp_path):
     assert body["components"]["store"]["status"] == "up"
     assert "SQLite" in body["components"]["store"]["detail"]
     assert body["components"]["bus"]["status"] == "up"
+    assert body["components"]["telephony"]["status"] == "up"  # the built-in simulator
     assert set(body["components"]) == {"store", "bus", "telephony"}
+
+
+async def test_healthz_is_503_while_asterisk_is_unreachable(aiohttp_client, tmp_path, unused_port):
+    client = await start(aiohttp_client, tmp_path, ari_url=f"http://127.0.0.1:{unused_port()}/ari")
+    response = await client.get("/healthz")
+    body = await response.json()
+    assert response.status == 503
+    assert body["status"] == "unavailable"
+    assert body["components"]["telephony"]["status"] in ("down", "starting")
+    assert body["components"]["store"]["status"] == "up"
+
+
+async def test_a_web_process_leaves_telephony_to_the_engines(aiohttp_client, tmp_path):
+    client = await start(aiohttp_client, tmp_path, role="web")
+    response = await client.get("/healthz")
+    body = await response.json()
+    assert response.status == 200
+    assert body["components"]["telephony"]["status"] == "not-configured"
 
 
 @pytest.mark.postgres
