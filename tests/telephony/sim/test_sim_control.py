@@ -111,3 +111,14 @@ async def test_hundreds_of_concurrent_calls_each_get_their_own_channel(ari, even
     await asyncio.gather(*(events.wait_for("Dial", cid, timeout=30) for cid in accepted))
     status, live = await ari.request("GET", "/channels")
     assert len({c["name"] for c in live}) == len(live)
+
+
+async def test_event_filter_limits_what_an_app_receives(ari, events):
+    status, app = await ari.request("PUT", "/applications/dialer/eventFilter",
+                                    json_body={"allowed": [{"type": "StasisStart"}, {"type": "StasisEnd"}]})
+    assert (status, app["events_allowed"]) == (200, [{"type": "StasisStart"}, {"type": "StasisEnd"}])
+    await ari.request("POST", "/channels", endpoint="PJSIP/agent101", app="dialer", channelId="flt-1")
+    await events.wait_for("StasisStart", "flt-1")
+    await ari.request("DELETE", "/channels/flt-1")
+    await events.wait_for("StasisEnd", "flt-1")
+    assert {event["type"] for event in events.events} == {"StasisStart", "StasisEnd"}
