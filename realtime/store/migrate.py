@@ -78,6 +78,11 @@ def _sqlite_immediate_transactions(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _driver_autocommit(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None
+        # Batch mode rebuilds a table by copying it and dropping the original; with
+        # foreign keys on, that drop would cascade-delete the rows that point at it.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=OFF")
+        cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin_immediate(connection: Connection) -> None:
