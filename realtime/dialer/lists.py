@@ -1,0 +1,608 @@
+"""List import: a CSV of leads becomes households (one per phone) and leads, in constant memory.
+
+The file is read as a stream in batches of a few thousand rows; each batch is one
+transaction that inserts the new households (``ON CONFLICT (campaign_id, phone) DO
+NOTHING``: a phone already in the campaign, from this file or an earlier list, keeps its
+household and the lead joins it), flags the blocked ones, inserts the leads (with
+PostgreSQL's COPY) and the rejected rows, and moves the list's counters on. Rows are
+read and their phones normalised in a worker thread while the previous batch is
+written, so the event loop stays free for calls.
+
+The last transaction marks the list ``ready`` (or ``failed``) and puts the summary
+webhook in the outbox, so the webhook exists exactly when the status does.
+
+Row numbers in rejections count the header as row 1, as a spreadsheet shows them.
+Households take positions after the campaign's last one, in upload order; two lists
+imported into one campaign at the same moment interleave.
+"""
+from __future__ import annotations
+
+import asyncio
+import csv
+import dataclasses
+import ipaddress
+import json
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver
+from aiohttp.resolver import DefaultResolver
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from yarl import URL
+
+from realtime.dialer.blocking import lock_block_list
+from realtime.dialer.phones import DEFAULT_REGION, InvalidPhoneNumber, to_e164
+from realtime.store.database import Store
+from realtime.store.models import (
+    BlockedNumber,
+    Campaign,
+    CustomLeadField,
+    Household,
+    HouseholdStatus,
+    Lead,
+    LeadList,
+    LeadStatus,
+    ListRejection,
+    ListStatus,
+)
+from realtime.store.types import utcnow
+from realtime.webhooks import WebhookDispatcher, enqueue
+
+logger = logging.getLogger(__name__)
+
+PHONE = "phone"
+CUSTOM = "custom:"
+LEAD_FIELDS = ("external_id", "first_name", "middle_name", "last_name", "suffix", "email", "address",
+               "city", "state", "zip_code", "country")
+_LENGTHS = {name: Lead.__table__.c[name].type.length for name in LEAD_FIELDS}
+# Headers people use for lead fields, after lower-casing and turning spaces and dashes into "_".
+_SYNONYMS = {
+    "phone_number": PHONE, "telephone": PHONE, "number": PHONE, "mobile": PHONE, "cell": PHONE,
+    "firstname": "first_name", "first": "first_name", "lastname": "last_name", "last": "last_name",
+    "middlename": "middle_name", "zip": "zip_code", "zipcode": "zip_code", "postal_code": "zip_code",
+    "postcode": "zip_code", "email_address": "email", "street": "address", "id": "external_id",
+}
+BATCH_ROWS = 5000
+EVENT_IMPORTED = "list.imported"
+EVENT_FAILED = "list.import_failed"
+
+
+class ListImportError(Exception):
+    """An import that cannot start or go on; ``error_id`` says why, the message says what to do."""
+
+    def __init__(self, error_id: str, message: str) -> None:
+        super().__init__(message)
+        self.error_id = error_id
+        self.message = message
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportProgress:
+    list_id: int
+    status: ListStatus
+    rows_total: int
+    rows_imported: int
+    rows_rejected: int
+    rows_blocked: int
+    households_created: int
+    error: str | None = None
+
+    @property
+    def rows_done(self) -> int:
+        return self.rows_imported + self.rows_rejected
+
+    @property
+    def duplicates(self) -> int:
+        """Leads that joined a household already there: same phone earlier in the file or in the campaign."""
+        return self.rows_imported - self.households_created
+
+    @classmethod
+    def of(cls, lead_list: LeadList) -> ImportProgress:
+        return cls(lead_list.id, lead_list.status, lead_list.rows_total, lead_list.rows_imported,
+                   lead_list.rows_rejected, lead_list.rows_blocked, lead_list.households_created,
+                   lead_list.error)
+
+
+def summary(lead_list: LeadList) -> dict[str, Any]:
+    """What the webhook (and the API) tell about an import."""
+    progress = ImportProgress.of(lead_list)
+    return {
+        "list_id": lead_list.id,
+        "campaign_id": lead_list.campaign_id,
+        "name": lead_list.name,
+        "status": lead_list.status.value,
+        "rows_total": progress.rows_total,
+        "rows_imported": progress.rows_imported,
+        "rows_rejected": progress.rows_rejected,
+        "rows_blocked": progress.rows_blocked,
+        "households_created": progress.households_created,
+        "duplicates": progress.duplicates,
+        "error": lead_list.error,
+        "completed_at": lead_list.completed_at.isoformat() if lead_list.completed_at else None,
+    }
+
+
+# -- column mapping ---------------------------------------------------------------------------
+
+def header_key(header: str) -> str:
+    return "_".join(header.strip().lower().replace("-", " ").split())
+
+
+def default_mapping(headers: Sequence[str], custom_fields: Sequence[str] = ()) -> dict[str, str]:
+    """Headers named like a lead field (or a usual variant) or a custom field, mapped to it."""
+    custom = {header_key(name): name for name in custom_fields}
+    mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    for header in headers:
+        key = header_key(header)
+        target = key if key in LEAD_FIELDS or key == PHONE else _SYNONYMS.get(key)
+        if target is None and key in custom:
+            target = CUSTOM + custom[key]
+        if target is not None and target not in taken:
+            mapping[header] = target
+            taken.add(target)
+    return mapping
+
+
+def mapping_errors(mapping: dict[str, str], headers: Sequence[str] | None = None) -> dict[str, str]:
+    """What is wrong with a column mapping, by CSV header ("" for the mapping as a whole)."""
+    errors: dict[str, str] = {}
+    targets: dict[str, str] = {}
+    for header, target in mapping.items():
+        if target != PHONE and target not in LEAD_FIELDS and not (
+            target.startswith(CUSTOM) and 0 < len(target) - len(CUSTOM) <= 100
+        ):
+            errors[header] = (f"maps to {target!r}: not phone, a lead field ({', '.join(LEAD_FIELDS)}) "
+                              "or custom:<name>")
+        elif target in targets:
+            errors[header] = f"maps to {target!r}, like {targets[target]!r}"
+        elif headers is not None and header not in headers:
+            errors[header] = "no such column in the file"
+        targets.setdefault(target, header)
+    if PHONE not in targets:
+        errors[""] = "no column maps to phone"
+    return errors
+
+
+# -- reading the file (in a worker thread) ------------------------------------------------------
+
+@dataclasses.dataclass
+class _Batch:
+    rows: list[tuple[str, tuple[str, ...], dict[str, str] | None]]  # (E.164 phone, lead fields, custom)
+    rejections: list[tuple[int, str]]
+
+
+def read_headers(path: Path) -> list[str]:
+    with _open(path) as file:
+        try:
+            return next(csv.reader(file), [])
+        except csv.Error as exc:
+            raise ListImportError("unreadable-file", f"the file is not CSV: {exc}") from None
+
+
+def count_rows(path: Path) -> int:
+    """Data rows in the file (blank lines aside)."""
+    with _open(path) as file:
+        reader = csv.reader(file)
+        next(reader, None)
+        try:
+            return sum(1 for record in reader if record)
+        except csv.Error as exc:
+            raise ListImportError("unreadable-file", f"row {reader.line_num}: {exc}") from None
+
+
+def _open(path: Path):
+    # utf-8-sig drops the byte-order mark spreadsheets write; bad bytes become U+FFFD, not a failure.
+    return open(path, encoding="utf-8-sig", errors="replace", newline="")
+
+
+def _batches(path: Path, mapping: dict[str, str], region: str, size: int) -> Iterator[_Batch]:
+    with _open(path) as file:
+        reader = csv.reader(file)
+        headers = next(reader, [])
+        problems = mapping_errors(mapping, headers)
+        if problems:
+            raise ListImportError("invalid-column-mapping", "; ".join(
+                f"{header or 'mapping'}: {why}" for header, why in problems.items()))
+        columns = {target: headers.index(header) for header, target in mapping.items()}
+        phone_at = columns[PHONE]
+        fields = [(LEAD_FIELDS.index(name), columns[name], _LENGTHS[name]) for name in LEAD_FIELDS
+                  if name in columns]
+        custom = [(target[len(CUSTOM):], at) for target, at in columns.items() if target.startswith(CUSTOM)]
+        width = len(headers)
+        empty = ("",) * len(LEAD_FIELDS)
+        batch = _Batch([], [])
+        row_number = 1
+        try:
+            for record in reader:
+                row_number += 1
+                if not record:
+                    continue
+                row = _row(record, width, phone_at, fields, custom, empty, region)
+                if isinstance(row, str):
+                    batch.rejections.append((row_number, row))
+                else:
+                    batch.rows.append(row)
+                if len(batch.rows) + len(batch.rejections) >= size:
+                    yield batch
+                    batch = _Batch([], [])
+        except csv.Error as exc:
+            raise ListImportError("unreadable-file", f"row {row_number}: {exc}") from None
+        if batch.rows or batch.rejections:
+            yield batch
+
+
+def _row(record, width, phone_at, fields, custom, empty, region):
+    """(phone, lead fields, custom fields) for a CSV record, or why it is rejected."""
+    if len(record) > width:
+        return f"has {len(record)} columns; the header has {width}"
+    raw = record[phone_at] if phone_at < len(record) else ""
+    try:
+        phone = to_e164(raw, region)
+    except InvalidPhoneNumber as exc:
+        return "missing phone number" if exc.reason == "missing" else f"invalid phone number {raw!r}: {exc.reason}"
+    values = list(empty)
+    for position, at, length in fields:
+        if at < len(record):
+            value = record[at].strip()
+            if len(value) > length:
+                return f"{LEAD_FIELDS[position]} is longer than {length} characters"
+            if "\x00" in value:
+                return f"{LEAD_FIELDS[position]} contains a NUL character"
+            values[position] = value
+    extra = None
+    if custom:
+        extra = {name: record[at].strip().replace("\x00", "") for name, at in custom if at < len(record)}
+    return phone, tuple(values), extra
+
+
+# -- writing batches -------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class _Target:
+    account_id: int
+    campaign_id: int
+    list_id: int
+    next_position: int
+
+
+async def _write(session: AsyncSession, target: _Target, batch: _Batch) -> tuple[int, int, int]:
+    """One batch in the caller's transaction: (leads imported, of them blocked, households created)."""
+    await lock_block_list(session, target.account_id, exclusive=False)
+    dialect = session.bind.dialect.name
+    phones = list(dict.fromkeys(phone for phone, _, _ in batch.rows))
+    created = await _insert_households(session, dialect, target, phones)
+    target.next_position += len(phones)
+    blocked_new = await _flag_blocked(session, target, list(created))
+    existing = [phone for phone in phones if phone not in created]
+    households = {phone: (household_id, phone in blocked_new) for phone, household_id in created.items()}
+    for start in range(0, len(existing), 1000):
+        chunk = existing[start:start + 1000]
+        rows = await session.execute(
+            select(Household.phone, Household.id, Household.blocked_account | Household.blocked_campaign)
+            .where(Household.campaign_id == target.campaign_id, Household.phone.in_(chunk))
+        )
+        households.update((phone, (household_id, bool(blocked))) for phone, household_id, blocked in rows)
+    await _insert_leads(session, dialect, target, batch.rows, households)
+    if batch.rejections:
+        await session.execute(insert(ListRejection), [
+            {"lead_list_id": target.list_id, "row_number": n, "reason": reason[:500]}
+            for n, reason in batch.rejections
+        ])
+    blocked = sum(1 for phone, _, _ in batch.rows if households[phone][1])
+    await session.execute(
+        update(LeadList).where(LeadList.id == target.list_id).values(
+            rows_imported=LeadList.rows_imported + len(batch.rows),
+            rows_rejected=LeadList.rows_rejected + len(batch.rejections),
+            rows_blocked=LeadList.rows_blocked + blocked,
+            households_created=LeadList.households_created + len(created),
+        )
+    )
+    return len(batch.rows), blocked, len(created)
+
+
+async def _insert_households(session: AsyncSession, dialect: str, target: _Target,
+                             phones: list[str]) -> dict[str, int]:
+    """Insert households for phones new to the campaign; their ids by phone."""
+    if not phones:
+        return {}
+    now = utcnow()
+    rows = [
+        {"account_id": target.account_id, "campaign_id": target.campaign_id, "phone": phone,
+         "position": target.next_position + n, "status": HouseholdStatus.NOT_CALLED,
+         "blocked_account": False, "blocked_campaign": False, "voicemail_count": 0, "attempts": 0,
+         "created_at": now}
+        for n, phone in enumerate(phones)
+    ]
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        dialect_insert(Household)
+        .on_conflict_do_nothing(index_elements=["campaign_id", "phone"])
+        .returning(Household.phone, Household.id)
+    )
+    result = await session.execute(statement, rows)
+    return dict(result.all())
+
+
+async def _flag_blocked(session: AsyncSession, target: _Target, phones: list[str]) -> set[str]:
+    """Mark new households whose phone is blocked (account-wide or for the campaign); those phones."""
+    blocked: set[str] = set()
+    for start in range(0, len(phones), 1000):
+        chunk = phones[start:start + 1000]
+        entries = (await session.execute(
+            select(BlockedNumber.phone, BlockedNumber.campaign_id).where(
+                BlockedNumber.account_id == target.account_id,
+                BlockedNumber.phone.in_(chunk),
+                (BlockedNumber.campaign_id.is_(None)) | (BlockedNumber.campaign_id == target.campaign_id),
+            )
+        )).all()
+        for flag, scope in (("blocked_account", None), ("blocked_campaign", target.campaign_id)):
+            matching = [phone for phone, campaign_id in entries if campaign_id == scope]
+            if matching:
+                await session.execute(
+                    update(Household)
+                    .where(Household.campaign_id == target.campaign_id, Household.phone.in_(matching))
+                    .values({flag: True})
+                    .execution_options(synchronize_session=False)
+                )
+        blocked.update(phone for phone, _ in entries)
+    return blocked
+
+
+_LEAD_COLUMNS = ("account_id", "household_id", "lead_list_id", "campaign_id", *LEAD_FIELDS, "custom_fields",
+                 "status", "call_back", "created_at")
+
+
+async def _insert_leads(session: AsyncSession, dialect: str, target: _Target, rows, households) -> None:
+    if not rows:
+        return
+    now = utcnow()
+    head = (target.account_id,)
+    tail_status = LeadStatus.OPEN.name  # the column stores enum names
+    if dialect == "postgresql":
+        records = [
+            (*head, households[phone][0], target.list_id, target.campaign_id, *values,
+             json.dumps(custom or {}), tail_status, False, now)
+            for phone, values, custom in rows
+        ]
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        await raw.driver_connection.copy_records_to_table("leads", records=records, columns=_LEAD_COLUMNS)
+        return
+    await session.execute(insert(Lead), [
+        {"account_id": target.account_id, "household_id": households[phone][0], "lead_list_id": target.list_id,
+         "campaign_id": target.campaign_id, **dict(zip(LEAD_FIELDS, values)), "custom_fields": custom or {},
+         "status": LeadStatus.OPEN, "call_back": False, "created_at": now}
+        for phone, values, custom in rows
+    ])
+
+
+# -- the import as a whole -----------------------------------------------------------------
+
+async def create_list(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    campaign_id: int,
+    name: str,
+    column_mapping: dict[str, str],
+    webhook_url: str | None = None,
+    source_url: str | None = None,
+) -> LeadList:
+    """A queued list, in the caller's transaction; :func:`import_list` fills it.
+
+    Custom fields named in the mapping are added to the account if it has none by that name.
+    """
+    for target in column_mapping.values():
+        if target.startswith(CUSTOM):
+            await _ensure_custom_field(session, account_id, target[len(CUSTOM):])
+    lead_list = LeadList(account_id=account_id, campaign_id=campaign_id, name=name, column_mapping=column_mapping,
+                         webhook_url=webhook_url, source_url=source_url, status=ListStatus.QUEUED)
+    session.add(lead_list)
+    await session.flush()
+    return lead_list
+
+
+async def _ensure_custom_field(session: AsyncSession, account_id: int, name: str) -> None:
+    exists = await session.scalar(select(CustomLeadField.id).where(
+        CustomLeadField.account_id == account_id, CustomLeadField.name == name))
+    if exists is None:
+        session.add(CustomLeadField(account_id=account_id, name=name))
+        await session.flush()
+
+
+async def import_list(
+    store: Store,
+    list_id: int,
+    path: Path,
+    *,
+    region: str = DEFAULT_REGION,
+    batch_rows: int = BATCH_ROWS,
+    webhooks: WebhookDispatcher | None = None,
+    progress: Callable[[ImportProgress], None] | None = None,
+) -> ImportProgress:
+    """Import the CSV at ``path`` into the queued list; the final progress (ready or failed).
+
+    Never raises for a bad file: the list ends ``failed`` with the reason in ``error``.
+    """
+    async with store.transaction() as session:
+        lead_list = await session.get(LeadList, list_id)
+        if lead_list is None:
+            raise LookupError(f"no list {list_id}")
+        mapping = dict(lead_list.column_mapping)
+        last = await session.scalar(select(func.max(Household.position)).where(
+            Household.campaign_id == lead_list.campaign_id))
+        target = _Target(lead_list.account_id, lead_list.campaign_id, list_id, (last or 0) + 1)
+        lead_list.status = ListStatus.IMPORTING
+    try:
+        total = await asyncio.to_thread(count_rows, path)
+        async with store.transaction() as session:
+            await session.execute(update(LeadList).where(LeadList.id == list_id).values(rows_total=total))
+        batches = _batches(path, mapping, region, batch_rows)
+        following = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+        try:
+            while (batch := await following) is not None:
+                following = asyncio.ensure_future(asyncio.to_thread(next, batches, None))  # read while writing
+                async with store.transaction() as session:
+                    await _write(session, target, batch)
+                    current = await session.get(LeadList, list_id)
+                if progress is not None:
+                    progress(ImportProgress.of(current))
+        finally:
+            await asyncio.gather(following, return_exceptions=True)
+            batches.close()
+    except ListImportError as exc:
+        return await _finish(store, list_id, webhooks, error=exc.message)
+    except Exception:
+        logger.exception("import of list %s failed", list_id)
+        return await _finish(store, list_id, webhooks, error="the import failed unexpectedly; it has been logged")
+    return await _finish(store, list_id, webhooks)
+
+
+async def _finish(store: Store, list_id: int, webhooks: WebhookDispatcher | None,
+                  *, error: str | None = None) -> ImportProgress:
+    async with store.transaction() as session:
+        lead_list = await session.get(LeadList, list_id)
+        lead_list.status = ListStatus.FAILED if error else ListStatus.READY
+        lead_list.error = error
+        lead_list.completed_at = utcnow()
+        await session.flush()
+        if lead_list.webhook_url:
+            await enqueue(session, account_id=lead_list.account_id, subject=f"list:{list_id}",
+                          event=EVENT_FAILED if error else EVENT_IMPORTED, url=lead_list.webhook_url,
+                          payload=summary(lead_list))
+    if webhooks is not None and lead_list.webhook_url:
+        webhooks.notify()
+    logger.info("list %s %s: %s", list_id, lead_list.status.value, summary(lead_list))
+    return ImportProgress.of(lead_list)
+
+
+async def import_csv_file(
+    store: Store,
+    path: str | os.PathLike[str],
+    *,
+    campaign_id: int,
+    name: str | None = None,
+    column_mapping: dict[str, str] | None = None,
+    region: str = DEFAULT_REGION,
+    progress: Callable[[ImportProgress], None] | None = None,
+) -> ImportProgress:
+    """Import a local CSV into a new list of the campaign (the ``realtime import`` command).
+
+    Without a mapping, headers named like lead fields or the account's custom fields are used.
+    Raises ListImportError when the campaign does not exist or no column holds phones.
+    """
+    path = Path(path)
+    headers = await asyncio.to_thread(read_headers, path)
+    async with store.transaction() as session:
+        campaign = await session.get(Campaign, campaign_id)
+        if campaign is None:
+            raise ListImportError("no-such-campaign", f"there is no campaign {campaign_id}")
+        if column_mapping is None:
+            custom = (await session.scalars(select(CustomLeadField.name).where(
+                CustomLeadField.account_id == campaign.account_id))).all()
+            column_mapping = default_mapping(headers, custom)
+        problems = mapping_errors(column_mapping, headers)
+        if problems:
+            raise ListImportError("invalid-column-mapping", "; ".join(
+                f"{header or 'mapping'}: {why}" for header, why in problems.items()))
+        lead_list = await create_list(session, account_id=campaign.account_id, campaign_id=campaign_id,
+                                      name=name or path.name, column_mapping=column_mapping)
+    return await import_list(store, lead_list.id, path, region=region, progress=progress)
+
+
+# -- fetching a list from a URL ---------------------------------------------------------------
+
+def refused_address(address: str) -> str | None:
+    """Why a list may not be fetched from this IP address, or None."""
+    ip = ipaddress.ip_address(address)
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if ip.is_private or ip.is_reserved or ip.is_multicast or ip.is_unspecified:
+        return "a private address"
+    return None
+
+
+class _PublicOnlyResolver(AbstractResolver):
+    """Resolves like aiohttp does, then drops private addresses: the check and the connection
+    use the same answer, so a name cannot resolve publicly for the check and privately after."""
+
+    def __init__(self) -> None:
+        self._resolver = DefaultResolver()
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict[str, Any]]:
+        answers = await self._resolver.resolve(host, port, family)
+        public = [a for a in answers if refused_address(a["host"]) is None]
+        if not public:
+            raise ListImportError("source-url-refused",
+                                  f"{host} resolves to {refused_address(answers[0]['host'])}")
+        return public
+
+    async def close(self) -> None:
+        await self._resolver.close()
+
+
+def check_source_url(url: str, *, allow_private: bool = False) -> None:
+    """Refuse a list URL that is not https or names a private address (unless allowed)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if not host or parts.scheme not in ("https", "http"):
+        raise ListImportError("source-url-refused", "the list URL must be an https:// URL")
+    if allow_private:
+        return
+    if parts.scheme != "https":
+        raise ListImportError("source-url-refused", "the list URL must be an https:// URL")
+    try:
+        reason = refused_address(host)
+    except ValueError:
+        return  # a name: checked when it is resolved
+    if reason:
+        raise ListImportError("source-url-refused", f"{host} is {reason}")
+
+
+async def download(url: str, dest: Path, *, allow_private: bool = False, max_bytes: int | None = None,
+                   timeout: float = 600) -> None:
+    """Stream the list at ``url`` into ``dest``; ListImportError on a refused URL or a failed download.
+
+    Redirects are followed by hand (at most five) so every hop is checked like the first.
+    """
+    connector = aiohttp.TCPConnector(resolver=None if allow_private else _PublicOnlyResolver())
+    client_timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=30)
+    try:
+        async with aiohttp.ClientSession(connector=connector, timeout=client_timeout) as http:
+            for _ in range(6):
+                check_source_url(url, allow_private=allow_private)
+                async with http.get(url, allow_redirects=False) as response:
+                    if response.status in (301, 302, 303, 307, 308) and "Location" in response.headers:
+                        url = str(response.url.join(URL(response.headers["Location"])))
+                        continue
+                    if response.status != 200:
+                        raise ListImportError("source-download-failed",
+                                              f"fetching the list answered HTTP {response.status}")
+                    size = 0
+                    with open(dest, "wb") as file:
+                        async for chunk in response.content.iter_chunked(1 << 16):
+                            size += len(chunk)
+                            if max_bytes is not None and size > max_bytes:
+                                raise ListImportError("source-too-large",
+                                                      f"the list is larger than {max_bytes} bytes")
+                            await asyncio.to_thread(file.write, chunk)
+                    return
+            raise ListImportError("source-download-failed", "too many redirects")
+    except aiohttp.ClientError as exc:
+        raise ListImportError("source-download-failed", f"cannot fetch the list: {exc}") from None
+    except TimeoutError:
+        raise ListImportError("source-download-failed", "fetching the list timed out") from None

@@ -1,0 +1,197 @@
+"""List import: households by phone, rejections with row and reason, blocked numbers flagged,
+the summary webhook written with the final status; from a file or from a URL."""
+from __future__ import annotations
+
+import csv
+import random
+
+import pytest
+from aiohttp import web
+from sqlalchemy import func, select
+
+from realtime.dialer.blocking import block_numbers
+from realtime.dialer.lists import (
+    ListImportError,
+    check_source_url,
+    create_list,
+    default_mapping,
+    download,
+    import_csv_file,
+    import_list,
+)
+from realtime.store.models import (
+    CustomLeadField,
+    Household,
+    Lead,
+    LeadList,
+    ListRejection,
+    ListStatus,
+    WebhookDelivery,
+)
+
+CSV = """Phone,First Name,Last Name,Email,Party
+(212) 555-0100,Ann,Arbor,ann@example.com,D
+212-555-0101,Bob,Baker,,R
++1 212 555 0100,Cid,Arbor,,D
+(123) 456-7890,Dan,Dee,,
+,Eve,Empty,,
+
+212.555.0102,Fay,Blocked,,I
+212 555 0103,Gus,Earlier,,D
+212 555 0104,Hal,Campaign-blocked,,D
+212-555-0105,Ivy,Extra,,D,surplus
+212-555-0106,{long},Long,,D
+"""
+
+
+def write(tmp_path, text: str, name: str = "list.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def test_import_groups_households_flags_blocked_and_explains_rejections(floor, tmp_path):
+    campaign = await floor.campaign()
+    [earlier] = await floor.households(campaign, ["+12125550103"])  # from an earlier list
+    async with floor.store.transaction() as session:
+        await block_numbers(session, account_id=floor.account_id, phones=["+12125550102"])
+        await block_numbers(session, account_id=floor.account_id, phones=["+12125550104"], campaign_id=campaign.id)
+        lead_list = await create_list(
+            session, account_id=floor.account_id, campaign_id=campaign.id, name="November",
+            column_mapping={"Phone": "phone", "First Name": "first_name", "Last Name": "last_name",
+                            "Email": "email", "Party": "custom:party"},
+            webhook_url="https://example.com/hooks",
+        )
+    path = write(tmp_path, CSV.format(long="x" * 201))
+    seen = []
+    result = await import_list(floor.store, lead_list.id, path, batch_rows=3, progress=seen.append)
+
+    assert result.status is ListStatus.READY
+    assert (result.rows_total, result.rows_imported, result.rows_rejected) == (10, 6, 4)  # the blank line aside
+    assert result.rows_blocked == 2  # Fay (account-wide) and Hal (this campaign)
+    assert result.households_created == 4  # 0100, 0101, 0102 and 0104; 0103 was there
+    assert result.duplicates == 2  # Cid joins Ann; Gus joins the earlier household
+    assert [p.rows_done for p in seen] == [3, 6, 9, 10]
+
+    async with floor.store.sessions() as session:
+        rejections = (await session.execute(
+            select(ListRejection.row_number, ListRejection.reason)
+            .where(ListRejection.lead_list_id == lead_list.id).order_by(ListRejection.row_number)
+        )).all()
+        households = {h.phone: h for h in await session.scalars(
+            select(Household).where(Household.campaign_id == campaign.id))}
+        leads = (await session.execute(
+            select(Lead.first_name, Household.phone, Lead.custom_fields, Lead.email)
+            .join(Household, Household.id == Lead.household_id)
+            .where(Lead.lead_list_id == lead_list.id).order_by(Lead.id)
+        )).all()
+        stored = await session.get(LeadList, lead_list.id)
+        [delivery] = (await session.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.subject == f"list:{lead_list.id}"))).all()
+        custom = (await session.scalars(select(CustomLeadField.name).where(
+            CustomLeadField.account_id == floor.account_id))).all()
+
+    assert rejections == [
+        (5, "invalid phone number '(123) 456-7890': not a valid number"),
+        (6, "missing phone number"),
+        (11, "has 6 columns; the header has 5"),
+        (12, "first_name is longer than 200 characters"),
+    ]
+    assert [(name, phone) for name, phone, _, _ in leads] == [
+        ("Ann", "+12125550100"), ("Bob", "+12125550101"), ("Cid", "+12125550100"), ("Fay", "+12125550102"),
+        ("Gus", "+12125550103"), ("Hal", "+12125550104")]
+    assert {name: (custom_fields, email) for name, _, custom_fields, email in leads}["Ann"] == (
+        {"party": "D"}, "ann@example.com")
+    assert custom == ["party"]
+    assert households["+12125550102"].blocked_account and not households["+12125550102"].blocked_campaign
+    assert households["+12125550104"].blocked_campaign and not households["+12125550104"].blocked_account
+    assert households["+12125550103"].id == earlier.id
+    # New households follow the campaign's last one, in upload order.
+    new = sorted((h for h in households.values() if h.id != earlier.id), key=lambda h: h.position)
+    assert [h.phone for h in new] == ["+12125550100", "+12125550101", "+12125550102", "+12125550104"]
+    assert new[0].position > households["+12125550103"].position
+
+    assert stored.status is ListStatus.READY and stored.completed_at is not None
+    assert delivery.event == "list.imported" and delivery.url == "https://example.com/hooks"
+    assert delivery.payload["rows_imported"] == 6 and delivery.payload["rows_rejected"] == 4
+    assert delivery.payload["status"] == "ready" and delivery.payload["duplicates"] == 2
+
+
+async def test_a_mapping_without_phone_fails_the_list_and_says_so(floor, tmp_path):
+    campaign = await floor.campaign()
+    async with floor.store.transaction() as session:
+        lead_list = await create_list(session, account_id=floor.account_id, campaign_id=campaign.id, name="x",
+                                      column_mapping={"Name": "first_name"}, webhook_url="https://example.com/h")
+    result = await import_list(floor.store, lead_list.id, write(tmp_path, "Name,Tel\nAnn,2125550100\n"))
+    assert result.status is ListStatus.FAILED
+    assert result.error == "mapping: no column maps to phone"
+    async with floor.store.sessions() as session:
+        delivery = await session.scalar(select(WebhookDelivery).where(
+            WebhookDelivery.subject == f"list:{lead_list.id}"))
+    assert delivery.event == "list.import_failed" and delivery.payload["error"] == result.error
+
+
+def test_default_mapping_recognises_usual_headers():
+    headers = ["Phone Number", "FirstName", "last_name", "ZIP", "E-mail", "Ward", "Notes"]
+    assert default_mapping(headers, ["ward"]) == {
+        "Phone Number": "phone", "FirstName": "first_name", "last_name": "last_name", "ZIP": "zip_code",
+        "Ward": "custom:ward",
+    }
+
+
+async def test_command_line_import_maps_headers_itself(floor, tmp_path):
+    campaign = await floor.campaign()
+    path = write(tmp_path, "phone,first_name,zip\n2125550100,Ann,10001\n2125550100,Bob,10001\n")
+    result = await import_csv_file(floor.store, path, campaign_id=campaign.id)
+    assert (result.rows_imported, result.households_created, result.status) == (2, 1, ListStatus.READY)
+    with pytest.raises(ListImportError) as refused:
+        await import_csv_file(floor.store, write(tmp_path, "name\nAnn\n", "b.csv"), campaign_id=campaign.id)
+    assert refused.value.error_id == "invalid-column-mapping"
+
+
+async def test_a_hundred_thousand_rows(floor, tmp_path, migrated_url):
+    if migrated_url.startswith("sqlite"):
+        pytest.skip("the large file runs on PostgreSQL")
+    campaign = await floor.campaign()
+    rng = random.Random(3)
+    path = tmp_path / "big.csv"
+    with open(path, "w", newline="") as file:
+        out = csv.writer(file)
+        out.writerow(["phone", "first_name", "last_name", "city"])
+        for n in range(100_000):
+            # Every tenth row repeats an earlier phone; every thousandth is not a number.
+            number = f"(212) {200 + (n // 10_000):03d}-{n % 10_000:04d}" if n % 10 else f"(212) 200-{rng.randint(0, 9):04d}"
+            out.writerow([number if n % 1000 != 999 else "nope", f"First{n}", f"Last{n}", "New York"])
+    result = await import_csv_file(floor.store, path, campaign_id=campaign.id)
+    async with floor.store.sessions() as session:
+        leads = await session.scalar(select(func.count()).select_from(Lead).where(Lead.campaign_id == campaign.id))
+        households = await session.scalar(
+            select(func.count()).select_from(Household).where(Household.campaign_id == campaign.id))
+    assert result.rows_rejected == 100
+    assert result.rows_imported == leads == 99_900
+    assert result.households_created == households
+    assert result.duplicates == 99_900 - households > 9_000
+
+
+async def test_url_lists_are_streamed_from_allowed_addresses_only(floor, tmp_path, aiohttp_server):
+    app = web.Application()
+    app.router.add_get("/list.csv", lambda request: web.Response(text="phone\n2125550100\n"))
+    app.router.add_get("/moved", lambda request: web.HTTPFound("/list.csv"))
+    app.router.add_get("/gone", lambda request: web.Response(status=404))
+    server = await aiohttp_server(app, host="127.0.0.1")
+
+    dest = tmp_path / "fetched.csv"
+    await download(str(server.make_url("/moved")), dest, allow_private=True)
+    assert dest.read_text() == "phone\n2125550100\n"
+    with pytest.raises(ListImportError) as failed:
+        await download(str(server.make_url("/gone")), dest, allow_private=True)
+    assert failed.value.error_id == "source-download-failed"
+
+    for url in (str(server.make_url("/list.csv")),  # plain http
+                f"https://127.0.0.1:{server.port}/list.csv", "https://10.1.2.3/list.csv",
+                "https://[::1]/list.csv", "https://169.254.169.254/latest", f"https://localhost:{server.port}/x",
+                "ftp://example.com/list.csv", "not a url"):
+        with pytest.raises(ListImportError) as refused:
+            await download(url, dest)
+        assert refused.value.error_id == "source-url-refused", url
+    check_source_url("https://lists.example.com/november.csv")
