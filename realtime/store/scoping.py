@@ -60,7 +60,8 @@ def scoped(target: type | Select, account_id: int) -> Select:
     them are the caller's concern (join only along foreign keys checked with get_owned).
     """
     stmt = select(target) if isinstance(target, type) else target
-    entities = {d["entity"] for d in stmt.column_descriptions if d.get("entity") is not None}
+    # In statement order (not a set), so one query shape compiles to one cached SQL string.
+    entities = dict.fromkeys(d["entity"] for d in stmt.column_descriptions if d.get("entity") is not None)
     if not entities:
         raise TypeError("scoped() needs a statement that selects from a model")
     for entity in entities:
