@@ -133,7 +133,7 @@ class RedisBus(Bus):
             await self._client.publish(channel, payload)
         except (RedisError, OSError) as exc:
             # It may or may not have reached Redis: sending it again risks a duplicate,
-            # not sending it risks a loss; subscribers can tell duplicates apart.
+            # dropping it risks a loss, and a loss is worse.
             self._queue(channel, payload)
             self._connection_lost(exc)
 
@@ -176,7 +176,7 @@ class RedisBus(Bus):
                 self._delay = min(self._delay * 2, self._backoff_max)
                 try:
                     conn = await self._connect()
-                except (RedisError, OSError) as exc:
+                except Exception as exc:  # whatever it is, keep trying: never go deaf
                     self._set_down(exc)
                     continue
             try:
@@ -212,11 +212,7 @@ class RedisBus(Bus):
         ended = done.pop()
         if ended is tasks[2]:
             return self._lost_reason or _SubscriptionDeaf("connection lost")
-        reason = ended.exception()
-        if not isinstance(reason, (RedisError, OSError, _SubscriptionDeaf)):
-            # A bug, not a network fault: say so loudly, but keep the bus alive.
-            logger.error("bus: Redis connection task failed", exc_info=reason)
-        return reason or _SubscriptionDeaf("connection task ended")
+        return ended.exception() or _SubscriptionDeaf("connection task ended")
 
     async def _resume(self, conn: AbstractConnection) -> None:
         """Subscribe every topic, send what waited, report UP, then keep checking."""
@@ -290,6 +286,8 @@ class RedisBus(Bus):
                     future = waiting.popleft()
                     if not future.done():
                         future.set_result(None)
+                    if not waiting:
+                        del self._confirmations[channel]
 
     def _dispatch(self, channel: str, data: bytes) -> None:
         if channel == self._ping_channel:
@@ -366,6 +364,9 @@ class RedisBus(Bus):
             return
         self._health = ComponentHealth(
             Status.DOWN, f"Redis at {self.address}: {_describe(reason)}; reconnecting")
+        if not isinstance(reason, (RedisError, OSError, _SubscriptionDeaf)):
+            # A bug, not a network fault: say so loudly, and reconnect all the same.
+            logger.error("bus: Redis connection failed unexpectedly", exc_info=reason)
         if self._down_since is None:
             self._down_since = asyncio.get_running_loop().time()
             logger.warning("bus: lost Redis at %s (%s); reconnecting", self.address, _describe(reason))
