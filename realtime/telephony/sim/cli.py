@@ -37,9 +37,9 @@ def config_from(args: argparse.Namespace) -> SimConfig:
     )
 
 
-async def _serve(args: argparse.Namespace) -> None:
-    simulator = await start_simulator(config_from(args), args.host, args.port)
-    print(f"ARI simulator listening on {simulator.url.removesuffix('/ari')}/ari", flush=True)
+async def _serve(config: SimConfig, host: str, port: int) -> None:
+    simulator = await start_simulator(config, host, port)
+    print(f"ARI simulator listening on {simulator.url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -53,11 +53,11 @@ async def _serve(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; returns the exit status."""
     try:
-        config_from(args)
+        config = config_from(args)
     except ValueError as error:
         print(f"error: {error}")
         return 2
-    asyncio.run(_serve(args))
+    asyncio.run(_serve(config, args.host, args.port))
     return 0
 
 

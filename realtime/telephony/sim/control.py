@@ -3,6 +3,15 @@
 Lets a test play the far end (DTMF, hang up), choose outcomes, break the events
 websockets, restart the "Asterisk", and read what happened with the simulator's own
 timestamps. Same credentials as ARI. JSON bodies or query parameters.
+
+    GET    /_sim/journal                  {"speed", "channels": [...], "playbacks": [...]}
+    DELETE /_sim/journal
+    POST   /_sim/channels/{id}/dtmf       digits, duration_ms=100
+    POST   /_sim/channels/{id}/hangup     cause=16 (far end hangs up, or refuses if ringing)
+    POST   /_sim/outcomes                 outcome (farend.KINDS), number?, ring_seconds?, talk_seconds?
+    DELETE /_sim/outcomes
+    POST   /_sim/websockets/drop          the server closes every events websocket
+    POST   /_sim/restart                  forget channels, bridges, apps; close websockets
 """
 from __future__ import annotations
 

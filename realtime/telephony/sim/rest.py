@@ -54,9 +54,10 @@ def no_content() -> web.Response:
 # ---------------------------------------------------------------------- routing table
 
 
-def _swagger_routes() -> list[tuple[re.Pattern, str, set[str]]]:
-    """(regex, template, methods) for every path the shipped swagger declares; paths
-    with fewer variables first so that ``/channels/create`` beats ``/channels/{id}``."""
+def _swagger_routes() -> dict[str, list[tuple[re.Pattern, str, set[str]]]]:
+    """(regex, template, methods) for every path the shipped swagger declares, by first
+    path segment; paths with fewer variables first, so ``/channels/create`` beats
+    ``/channels/{channelId}``."""
     routes = []
     for doc in API_DOCS.glob("*.json"):
         if doc.name == "resources.json":
@@ -67,7 +68,14 @@ def _swagger_routes() -> list[tuple[re.Pattern, str, set[str]]]:
             methods = {operation["httpMethod"] for operation in api["operations"]}
             routes.append((re.compile(f"^{pattern}$"), template, methods))
     routes.sort(key=lambda route: route[1].count("{"))
-    return routes
+    by_resource: dict[str, list] = {}
+    for route in routes:
+        by_resource.setdefault(_resource(route[1]), []).append(route)
+    return by_resource
+
+
+def _resource(path: str) -> str:
+    return path.split("/", 2)[1]
 
 
 ROUTES = _swagger_routes()
@@ -346,7 +354,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         return _api_doc(request, path[len("/api-docs/"):])
     if path == "/events" and request.method == "GET":
         return await events_socket(request, pbx)
-    for pattern, template, methods in ROUTES:
+    for pattern, template, methods in ROUTES.get(_resource(path), ()):
         match = pattern.match(path)
         if match is None:
             continue
