@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 
-from .config import OUTCOME_MODES, SimConfig
+from .config import OUTCOME_MODES, SimConfig, parse_mix
 from .server import start_simulator
 
 logger = logging.getLogger(__name__)
@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="time compression: 10 makes a 2 s ring last 0.2 s")
     parser.add_argument("--control", action="store_true", help="enable the /_sim control API")
     parser.add_argument("--seed", type=int, default=None, help="seed of the random outcome mix")
+    parser.add_argument("--mix", default=os.environ.get("REALTIME_SIM_MIX", ""),
+                        help="outcome shares for --outcomes mix, e.g. answer=0.6,machine=0.2,busy=0.1")
 
 
 def config_from(args: argparse.Namespace) -> SimConfig:
@@ -34,6 +36,7 @@ def config_from(args: argparse.Namespace) -> SimConfig:
         amd_context=os.environ.get("REALTIME_AMD_CONTEXT", "impactdialing-amd"),
         control=args.control,
         seed=getattr(args, "seed", None),
+        mix=parse_mix(getattr(args, "mix", "") or ""),
     )
 
 

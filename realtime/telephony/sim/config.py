@@ -20,6 +20,20 @@ class OutcomeMix:
     talk_seconds: tuple[float, float] = (20.0, 120.0)
 
 
+def parse_mix(text: str) -> OutcomeMix:
+    """``answer=0.6,machine=0.2,busy=0.1,no_answer=0.05,failed=0.05`` (omitted keys keep
+    their defaults)."""
+    shares = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, _, value = item.partition("=")
+        if key not in ("answer", "machine", "busy", "no_answer", "failed"):
+            raise ValueError(f"unknown outcome share {key!r} in mix {text!r}")
+        shares[key] = float(value)
+        if shares[key] < 0:
+            raise ValueError(f"outcome share {key!r} must not be negative")
+    return OutcomeMix(**shares)
+
+
 @dataclass
 class SimConfig:
     user: str = "ari"

@@ -891,6 +891,7 @@ class Pbx:
         self.channels.clear()
         self.bridges.clear()
         self.playbacks.clear()
+        self._sequence.clear()
         self.apps = Applications()
         return streams
 

@@ -55,10 +55,13 @@ def test_command_line_flags_and_environment(monkeypatch):
     monkeypatch.setenv("REALTIME_ARI_PASSWORD", "secret")
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    args = parser.parse_args(["--outcomes", "mix", "--control"])
+    args = parser.parse_args(["--outcomes", "mix", "--control", "--mix", "answer=0.9,busy=0.1"])
     assert (args.host, args.port) == ("127.0.0.1", 8088)
     config = config_from(args)
     assert (config.outcomes, config.speed, config.control, config.password) == ("mix", 10.0, True, "secret")
+    assert (config.mix.answer, config.mix.busy, config.mix.machine) == (0.9, 0.1, OutcomeMix().machine)
+    with pytest.raises(ValueError):
+        config_from(parser.parse_args(["--mix", "sometimes=1"]))
 
 
 async def test_python_dash_m_serves_ari_until_sigterm(unused_port):
