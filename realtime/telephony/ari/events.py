@@ -6,13 +6,17 @@ about; the client routes events to per-channel and per-bridge handlers with them
 A frame that cannot be decoded (unknown type, missing fields) becomes
 :class:`UnknownEvent`, never an exception. Every handler gets the same event object:
 treat it as read-only.
+
+The nested objects (``channel``, ``peer``, ``bridge``, ``playback`` ...) are decoded from
+``raw`` on first access: routing needs only their ids, most handlers look at a few
+events closely, and decoding a Channel costs as much as parsing the whole frame.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Callable, ClassVar, Generic, Mapping, TypeVar
 
 from .models import Bridge, Channel, Playback, parse_timestamp
 
@@ -26,8 +30,31 @@ def _event(cls: type[Event]) -> type[Event]:
     return cls
 
 
-def _channel(data: Mapping[str, Any] | None) -> Channel | None:
-    return Channel.from_json(data) if data else None
+T = TypeVar("T")
+
+
+class _Nested(Generic[T]):
+    """An ARI object inside the frame, decoded on first access (``None`` when absent)."""
+
+    def __init__(self, decode: Callable[[Mapping[str, Any]], T]) -> None:
+        self._decode = decode
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, event: Event | None, owner: type | None = None) -> T:
+        if event is None:
+            return self  # type: ignore[return-value]
+        data = event.raw.get(self._name)
+        value = self._decode(data) if data else None
+        event.__dict__[self._name] = value  # later reads skip the descriptor
+        return value  # type: ignore[return-value]
+
+
+def _id_of(event: Event, key: str) -> tuple[str, ...]:
+    nested = event.raw.get(key)
+    return (nested["id"],) if nested else ()
 
 
 def _int(value: Any) -> int | None:
@@ -41,6 +68,9 @@ class Event:
     application: str = ""
     asterisk_id: str = ""
     raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+    # Nested objects a frame of this type must carry (each a JSON object with an "id").
+    _required: ClassVar[tuple[str, ...]] = ()
 
     @property
     def channel_ids(self) -> tuple[str, ...]:
@@ -63,43 +93,33 @@ class UnknownEvent(Event):
 
 @dataclasses.dataclass(kw_only=True)
 class ChannelEvent(Event):
-    channel: Channel
+    channel = _Nested(Channel.from_json)
+    _required = ("channel",)
 
     @property
     def channel_ids(self) -> tuple[str, ...]:
-        return (self.channel.id,)
-
-    @classmethod
-    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
-        return {"channel": Channel.from_json(data["channel"])}
+        return _id_of(self, "channel")
 
 
 @dataclasses.dataclass(kw_only=True)
 class BridgeEvent(Event):
-    bridge: Bridge
+    bridge = _Nested(Bridge.from_json)
+    _required = ("bridge",)
 
     @property
     def bridge_ids(self) -> tuple[str, ...]:
-        return (self.bridge.id,)
-
-    @classmethod
-    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
-        return {"bridge": Bridge.from_json(data["bridge"])}
+        return _id_of(self, "bridge")
 
 
 @_event
 @dataclasses.dataclass(kw_only=True)
 class StasisStart(ChannelEvent):
     args: tuple[str, ...] = ()
-    replace_channel: Channel | None = None
+    replace_channel = _Nested(Channel.from_json)  # optional
 
     @classmethod
     def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            **super()._fields(data),
-            "args": tuple(data.get("args") or ()),
-            "replace_channel": _channel(data.get("replace_channel")),
-        }
+        return {"args": tuple(data.get("args") or ())}
 
 
 @_event
@@ -132,7 +152,6 @@ class ChannelDestroyed(ChannelEvent):
     @classmethod
     def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            **super()._fields(data),
             "cause": int(data.get("cause", 0)),
             "cause_txt": data.get("cause_txt", ""),
             "tech_cause": _int(data.get("tech_cause")),
@@ -152,7 +171,6 @@ class ChannelHangupRequest(ChannelEvent):
     @classmethod
     def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            **super()._fields(data),
             "cause": _int(data.get("cause")),
             "soft": bool(data.get("soft", False)),
             "tech_cause": _int(data.get("tech_cause")),
@@ -161,15 +179,11 @@ class ChannelHangupRequest(ChannelEvent):
 
 @dataclasses.dataclass(kw_only=True)
 class _ChannelBridgeEvent(BridgeEvent):
-    channel: Channel | None = None
+    channel = _Nested(Channel.from_json)  # optional in the model, present in practice
 
     @property
     def channel_ids(self) -> tuple[str, ...]:
-        return (self.channel.id,) if self.channel else ()
-
-    @classmethod
-    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
-        return {**super()._fields(data), "channel": _channel(data.get("channel"))}
+        return _id_of(self, "channel")
 
 
 @_event
@@ -181,7 +195,7 @@ class ChannelEnteredBridge(_ChannelBridgeEvent):
 @_event
 @dataclasses.dataclass(kw_only=True)
 class ChannelLeftBridge(_ChannelBridgeEvent):
-    pass
+    _required = ("bridge", "channel")
 
 
 @_event
@@ -190,26 +204,24 @@ class Dial(Event):
     """Progress of a dial attempt on ``peer`` (``dialstatus`` ``""`` → ``RINGING`` → ``ANSWER``,
     or ``BUSY``/``CONGESTION``/``NOANSWER``/...). No final Dial on originate timeout."""
 
-    peer: Channel
     dialstatus: str = ""
     dialstring: str = ""
     forward: str = ""
-    caller: Channel | None = None
-    forwarded: Channel | None = None
+    peer = _Nested(Channel.from_json)
+    caller = _Nested(Channel.from_json)  # optional: absent for ARI originate/dial
+    forwarded = _Nested(Channel.from_json)  # optional
+    _required = ("peer",)
 
     @property
     def channel_ids(self) -> tuple[str, ...]:
-        return (self.peer.id,) + ((self.caller.id,) if self.caller else ())
+        return _id_of(self, "peer") + _id_of(self, "caller")
 
     @classmethod
     def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            "peer": Channel.from_json(data["peer"]),
             "dialstatus": data.get("dialstatus", ""),
             "dialstring": data.get("dialstring", ""),
             "forward": data.get("forward", ""),
-            "caller": _channel(data.get("caller")),
-            "forwarded": _channel(data.get("forwarded")),
         }
 
 
@@ -224,7 +236,6 @@ class ChannelDtmfReceived(ChannelEvent):
     @classmethod
     def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            **super()._fields(data),
             "digit": data.get("digit", ""),
             "duration_ms": int(data.get("duration_ms", 0)),
         }
@@ -235,19 +246,15 @@ class ChannelDtmfReceived(ChannelEvent):
 class ChannelVarset(Event):
     variable: str = ""
     value: str = ""
-    channel: Channel | None = None  # absent for global variables
+    channel = _Nested(Channel.from_json)  # absent for global variables
 
     @property
     def channel_ids(self) -> tuple[str, ...]:
-        return (self.channel.id,) if self.channel else ()
+        return _id_of(self, "channel")
 
     @classmethod
     def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            "variable": data.get("variable", ""),
-            "value": data.get("value", ""),
-            "channel": _channel(data.get("channel")),
-        }
+        return {"variable": data.get("variable", ""), "value": data.get("value", "")}
 
 
 @_event
@@ -259,7 +266,6 @@ class ChannelDialplan(ChannelEvent):
     @classmethod
     def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            **super()._fields(data),
             "dialplan_app": data.get("dialplan_app", ""),
             "dialplan_app_data": data.get("dialplan_app_data", ""),
         }
@@ -274,7 +280,6 @@ class ChannelCallerId(ChannelEvent):
     @classmethod
     def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            **super()._fields(data),
             "caller_presentation": int(data.get("caller_presentation", 0)),
             "caller_presentation_txt": data.get("caller_presentation_txt", ""),
         }
@@ -293,7 +298,7 @@ class ChannelHold(ChannelEvent):
 
     @classmethod
     def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
-        return {**super()._fields(data), "musicclass": data.get("musicclass")}
+        return {"musicclass": data.get("musicclass")}
 
 
 @_event
@@ -315,26 +320,25 @@ class ChannelTalkingFinished(ChannelEvent):
 
     @classmethod
     def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
-        return {**super()._fields(data), "duration": int(data.get("duration", 0))}
+        return {"duration": int(data.get("duration", 0))}
 
 
 @dataclasses.dataclass(kw_only=True)
 class PlaybackEvent(Event):
-    playback: Playback
+    playback = _Nested(Playback.from_json)
+    _required = ("playback",)
+
+    def _target(self, kind: str) -> tuple[str, ...]:
+        target_kind, _, target_id = self.raw["playback"].get("target_uri", "").partition(":")
+        return (target_id,) if target_kind == kind else ()
 
     @property
     def channel_ids(self) -> tuple[str, ...]:
-        kind, target_id = self.playback.target
-        return (target_id,) if kind == "channel" else ()
+        return self._target("channel")
 
     @property
     def bridge_ids(self) -> tuple[str, ...]:
-        kind, target_id = self.playback.target
-        return (target_id,) if kind == "bridge" else ()
-
-    @classmethod
-    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
-        return {"playback": Playback.from_json(data["playback"])}
+        return self._target("bridge")
 
 
 @_event
@@ -370,15 +374,12 @@ class BridgeDestroyed(BridgeEvent):
 @_event
 @dataclasses.dataclass(kw_only=True)
 class BridgeMerged(BridgeEvent):
-    bridge_from: Bridge
+    bridge_from = _Nested(Bridge.from_json)
+    _required = ("bridge", "bridge_from")
 
     @property
     def bridge_ids(self) -> tuple[str, ...]:
-        return (self.bridge.id, self.bridge_from.id)
-
-    @classmethod
-    def _fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
-        return {**super()._fields(data), "bridge_from": Bridge.from_json(data["bridge_from"])}
+        return _id_of(self, "bridge") + _id_of(self, "bridge_from")
 
 
 @_event
@@ -430,6 +431,9 @@ def decode_event(data: Mapping[str, Any]) -> Event:
     if cls is None:
         return UnknownEvent(**common)
     try:
+        for key in cls._required:
+            if not isinstance(data[key], dict) or not isinstance(data[key]["id"], str):
+                raise ValueError(f"{key} has no id")
         return cls(**common, **cls._fields(data))
     except (KeyError, TypeError, ValueError) as exc:
         logger.warning("undecodable ARI %s event (%s): %.300r", event_type, exc, data)
