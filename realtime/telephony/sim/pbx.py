@@ -458,14 +458,14 @@ class Pbx:
         channel.gone = True
         channel.cancel_timers()
         self._fail_playbacks(channel)
-        for snoop in list(channel.snoops):
-            self._teardown(snoop, 16)
         if channel.stasis_app is not None:
             self._leave_stasis(channel)
             if channel.snoop_target is None:
                 self._varset(channel, "STASISSTATUS", "SUCCESS")
         elif channel.bridge is not None:
             self._leave_bridge(channel)
+        for snoop in list(channel.snoops):
+            self._teardown(snoop, 16)
         if not channel.created_by_ari and channel.app_name == "Stasis" and channel.snoop_target is None:
             channel.set_dialplan("AppDial2", "(Outgoing Line)")
         half = channel.half if channel.half is not None and not channel.half.gone else None

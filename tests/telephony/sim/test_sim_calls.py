@@ -225,6 +225,9 @@ async def test_snoop_channel_gets_no_channel_destroyed(ari, events):
     await ari.request("DELETE", "/channels/ag-1")
     await events.wait_for("ChannelDestroyed", "ag-1")
     assert events.steps("spy-1") == ["StasisStart []", "StasisEnd"]
+    ending = [(e["type"], e["channel"]["id"]) for e in events.events
+              if e["type"] in ("StasisEnd", "ChannelDestroyed")]
+    assert ending == [("StasisEnd", "ag-1"), ("StasisEnd", "spy-1"), ("ChannelDestroyed", "ag-1")]  # as recorded
     assert await ari.request("GET", "/channels/spy-1") == (404, {"message": "Channel not found"})
 
 
