@@ -50,4 +50,4 @@ class MemoryBus(Bus):
 
     def _check_running(self) -> None:
         if self._health.status is not Status.UP:
-            raise BusError(f"the memory bus is {self._health.detail}")
+            raise BusError(f"the memory bus is not running ({self._health.detail})")

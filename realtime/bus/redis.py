@@ -35,6 +35,14 @@ class _SubscriptionDeaf(Exception):
 
 
 class RedisBus(Bus):
+    """Topics are Redis channels named ``channel_prefix + topic``; messages are JSON.
+
+    ``ping_interval``/``ping_timeout``: how often the subscription proves it still hears,
+    and how long a ping (or a SUBSCRIBE confirmation) may take. ``backoff_min``/``_max``:
+    reconnection delays, doubling, with jitter. ``buffer_size``: publishes kept while Redis
+    is away. ``command_timeout``: connecting and publishing.
+    """
+
     def __init__(
         self,
         url: str,
@@ -375,7 +383,7 @@ class RedisBus(Bus):
 
     def _check_started(self) -> None:
         if self._client is None:
-            raise BusError(f"the Redis bus is {self._health.detail}")
+            raise BusError(f"the Redis bus is not running ({self._health.detail})")
 
 
 def _describe(exc: BaseException) -> str:
