@@ -106,7 +106,7 @@ class Channel:
     """One channel; a Local channel is two of these (`half` points at the other)."""
 
     def __init__(self, id: str, name: str, *, context: str, exten: str, dialstring: str = "",
-                 caller: tuple[str, str] = ("", ""), app_name: str = "", app_data: str = "") -> None:
+                 caller: tuple[str, str] = ("", "")) -> None:
         self.id = id
         self.name = name
         self.state = "Down"
@@ -115,10 +115,9 @@ class Channel:
         self.context = context
         self.exten = exten
         self.priority = 1
-        self.app_name = app_name
-        self.app_data = app_data
-        self.created_at = time.time()
-        self.creationtime = ari_time(self.created_at)
+        self.app_name = ""
+        self.app_data = ""
+        self.creationtime = ari_time()
         self.language = "en"
         self.dialstring = dialstring
         self.technology = name.split("/", 1)[0]
