@@ -9,6 +9,7 @@ from aiohttp import web
 
 from realtime.telephony import Telephony
 from realtime.telephony.ari import AriClient
+from realtime.telephony.roles import VARIABLES
 from realtime.telephony.sim.config import SimConfig
 from realtime.telephony.sim.server import RunningSimulator, create_sim_app
 
@@ -82,6 +83,36 @@ def wire(pbx) -> list[tuple[str, str, dict]]:
 @pytest.fixture
 def far_end(pbx) -> FarEnd:
     return FarEnd(pbx)
+
+
+class PbxState:
+    """What the PBX shows through ARI itself (and, for music on hold, which produces no
+    events, the requests it received): tests check this, not simulator internals."""
+
+    def __init__(self, client: AriClient, wire: list) -> None:
+        self.client = client
+        self.wire = wire
+
+    async def channels(self) -> dict:
+        return {channel.id: channel for channel in await self.client.list_channels()}
+
+    async def bridges(self) -> dict:
+        return {bridge.id: bridge for bridge in await self.client.list_bridges()}
+
+    async def members(self, bridge_id: str) -> set[str]:
+        return set((await self.client.get_bridge(bridge_id)).channels)
+
+    async def roles(self, channel_id: str) -> dict[str, str | None]:
+        return {name: await self.client.get_variable(channel_id, name) for name in VARIABLES}
+
+    def moh_playing(self, bridge_id: str) -> bool:
+        moh = [method for method, path, _ in self.wire if path == f"/ari/bridges/{bridge_id}/moh"]
+        return bool(moh) and moh[-1] == "POST"
+
+
+@pytest.fixture
+def pbx_state(telephony, wire) -> PbxState:
+    return PbxState(telephony.client, wire)
 
 
 @pytest.fixture

@@ -14,23 +14,22 @@ from realtime.telephony.roles import CALL, CAMPAIGN, ROLE, SESSION
 WAIT = 5.0
 
 
-async def test_open_bridges_the_callers_phone_with_music_while_alone(telephony, pbx):
+async def test_open_bridges_the_callers_phone_with_music_while_alone(telephony, pbx_state):
     conference = await Conference.open(telephony, "s1", "camp-7", "PJSIP/agent101", caller_id="Dialer <5551000>")
     bridge = await telephony.client.get_bridge("conf-s1")
     assert bridge.bridge_type == "mixing"
     assert list(bridge.channels) == [conference.caller.id]
-    assert pbx.pbx.bridges["conf-s1"].moh is not None  # music while the caller is alone
-    variables = pbx.pbx.channels[conference.caller.id].variables
-    assert (variables[ROLE], variables[SESSION], variables[CAMPAIGN], variables[CALL]) == ("caller", "s1", "camp-7", "")
-    assert pbx.pbx.channels[conference.caller.id].name.startswith("PJSIP/agent101")
+    assert pbx_state.moh_playing("conf-s1")  # music while the caller is alone
+    assert await pbx_state.roles(conference.caller.id) == {ROLE: "caller", SESSION: "s1", CAMPAIGN: "camp-7", CALL: ""}
+    assert (await telephony.client.get_channel(conference.caller.id)).name.startswith("PJSIP/agent101")
 
     lead = await dial_lead(telephony, call_id="c1", campaign_id="camp-7", number="+15555550101")
     await lead.answered
     await lead.connect_to(conference)
-    assert pbx.pbx.bridges["conf-s1"].moh is None  # music stops when the lead joins
+    assert not pbx_state.moh_playing("conf-s1")  # music stops when the lead joins
     await lead.hangup()
     await conference.wait_alone(WAIT)
-    assert pbx.pbx.bridges["conf-s1"].moh is not None
+    assert pbx_state.moh_playing("conf-s1")
 
     await conference.close()
     assert await asyncio.wait_for(conference.closed, WAIT) == "closed"
@@ -39,11 +38,11 @@ async def test_open_bridges_the_callers_phone_with_music_while_alone(telephony, 
         await telephony.client.get_bridge("conf-s1")
 
 
-async def test_caller_who_does_not_answer_leaves_nothing_behind(telephony, pbx):
+async def test_caller_who_does_not_answer_leaves_nothing_behind(telephony, pbx_state):
     with pytest.raises(CallerUnreachable) as refused:
         await Conference.open(telephony, "s2", "camp-7", "PJSIP/+15555550172@trunk")
     assert refused.value.cause == 17
-    assert "conf-s2" not in pbx.pbx.bridges and not pbx.pbx.channels
+    assert await pbx_state.bridges() == {} and await pbx_state.channels() == {}
     with pytest.raises(InvalidEndpoint):
         await Conference.open(telephony, "s2", "camp-7", "agent101")
 
@@ -57,13 +56,13 @@ async def test_caller_hanging_up_is_reported_and_the_conference_stays(telephony,
     await conference.close()
 
 
-async def test_dial_in_caller_is_adopted_and_labelled(telephony, pbx, far_end):
+async def test_dial_in_caller_is_adopted_and_labelled(telephony, pbx_state, far_end):
     entered = telephony.client.wait_for(lambda e: isinstance(e, StasisStart) and "inbound-1" in e.channel_ids, WAIT)
     await telephony.client.originate("PJSIP/agent102", channel_id="inbound-1", app_args=["inbound"])
     await entered
     conference = await Conference.dial_in(telephony, "s4", "camp-7", "inbound-1")
     assert list((await telephony.client.get_bridge("conf-s4")).channels) == ["inbound-1"]
-    assert pbx.pbx.channels["inbound-1"].variables[ROLE] == "caller"
+    assert (await pbx_state.roles("inbound-1"))[ROLE] == "caller"
     await far_end.hang_up("inbound-1")
     assert (await conference.wait_caller_gone(WAIT)).by is EndedBy.FAR_END
     await conference.close()

@@ -45,15 +45,14 @@ async def test_unanswered_lead_fails_with_the_reason(telephony, number, reason, 
     assert (end.failure, end.cause, end.answered) == (reason, cause, False)
 
 
-async def test_lead_rings_then_answers_human_at_once_without_amd(telephony, pbx):
+async def test_lead_rings_then_answers_human_at_once_without_amd(telephony, pbx_state):
     lead = await dial(telephony, "+15555550101")
     await asyncio.wait_for(lead.ringing, WAIT)
     assert await asyncio.wait_for(lead.answered, WAIT) is Verdict.HUMAN
     assert isinstance(lead.answered_at, datetime)
-    channel = pbx.pbx.channels[lead.id]
-    assert channel.caller == ("Campaign", "5551000")
-    assert channel.variables[ROLE] == "lead"
-    assert (channel.variables[CAMPAIGN], channel.variables[CALL], channel.variables[SESSION]) == ("camp-7", "c1", "")
+    caller = (await telephony.client.get_channel(lead.id)).caller
+    assert (caller.name, caller.number) == ("Campaign", "5551000")
+    assert await pbx_state.roles(lead.id) == {ROLE: "lead", SESSION: "", CAMPAIGN: "camp-7", CALL: "c1"}
     await lead.hangup()
     end = await lead.wait_ended(WAIT)
     assert end.by is EndedBy.US and end.answered
@@ -134,7 +133,7 @@ async def test_abandon_during_amd_plays_as_soon_as_detection_ends(telephony, far
     assert lead.safe_harbor_started_at >= lead.verdict_at
 
 
-async def test_requests_on_a_lead_that_is_not_up_are_refused(telephony, pbx):
+async def test_requests_on_a_lead_that_is_not_up_are_refused(telephony):
     with pytest.raises(InvalidNumber):
         await dial(telephony, "555-CALL-NOW")
     conference = await Conference.open(telephony, "s1", "camp-7", "PJSIP/agent101")

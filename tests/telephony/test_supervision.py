@@ -27,50 +27,52 @@ def snoops(wire) -> list[tuple[str, str, str]]:
             for method, path, query in wire if method == "POST" and path.endswith("/snoop")]
 
 
-async def channels_of(telephony, bridge_id: str) -> set[str]:
-    return set((await telephony.client.get_bridge(bridge_id)).channels)
+async def snoop_channels(pbx_state) -> dict[str, str]:
+    """Live snoop channels by id, with the channel each one snoops on (from its name)."""
+    return {channel.id: channel.name.removeprefix("Snoop/").rpartition("-")[0]
+            for channel in (await pbx_state.channels()).values() if channel.name.startswith("Snoop/")}
 
 
-async def test_listen_coach_barge_switch_and_stop(telephony, call, pbx, wire):
+async def test_listen_coach_barge_switch_and_stop(telephony, call, pbx_state, wire):
     conference, lead = call
     caller = conference.caller.id
     supervision = await Supervision.start(telephony, conference, "PJSIP/supervisor9", "listen", supervisor_id="u9")
     supervisor = supervision.leg.id
-    assert pbx.pbx.channels[supervisor].variables["REALTIME_ROLE"] == "supervisor"
+    assert (await pbx_state.roles(supervisor))["REALTIME_ROLE"] == "supervisor"
     assert snoops(wire) == [(caller, "both", "none")]
     listen_snoop = supervision.snoop_id
-    assert await channels_of(telephony, supervision.bridge_id) == {listen_snoop, supervisor}
-    assert pbx.pbx.channels[listen_snoop].snoop_target.id == caller
-    assert await channels_of(telephony, "conf-s1") == {caller, lead.id}  # nobody hears the supervisor
+    assert await pbx_state.members(supervision.bridge_id) == {listen_snoop, supervisor}
+    assert await snoop_channels(pbx_state) == {listen_snoop: caller}
+    assert await pbx_state.members("conf-s1") == {caller, lead.id}  # nobody hears the supervisor
 
     await supervision.switch(Mode.COACH)
     assert snoops(wire)[-1] == (caller, "both", "out")  # only the caller hears the supervisor
-    assert await channels_of(telephony, supervision.bridge_id) == {supervision.snoop_id, supervisor}
-    assert listen_snoop not in pbx.pbx.channels
+    assert await pbx_state.members(supervision.bridge_id) == {supervision.snoop_id, supervisor}
+    assert await snoop_channels(pbx_state) == {supervision.snoop_id: caller}
 
     await supervision.switch("barge")
-    assert await channels_of(telephony, "conf-s1") == {caller, lead.id, supervisor}
-    assert not any(channel.snoop_target for channel in pbx.pbx.channels.values())
-    assert supervision.bridge_id not in pbx.pbx.bridges
+    assert await pbx_state.members("conf-s1") == {caller, lead.id, supervisor}
+    assert await snoop_channels(pbx_state) == {}
+    assert supervision.bridge_id not in await pbx_state.bridges()
 
     await supervision.switch("listen")
-    assert await channels_of(telephony, "conf-s1") == {caller, lead.id}
-    assert await channels_of(telephony, supervision.bridge_id) == {supervision.snoop_id, supervisor}
+    assert await pbx_state.members("conf-s1") == {caller, lead.id}
+    assert await pbx_state.members(supervision.bridge_id) == {supervision.snoop_id, supervisor}
 
     await supervision.stop()
     assert (await supervision.leg.wait_ended(WAIT)).by is EndedBy.US
     await asyncio.wait_for(supervision.ended, WAIT)
-    assert supervision.bridge_id not in pbx.pbx.bridges
-    assert not any(channel.snoop_target for channel in pbx.pbx.channels.values())
+    assert supervision.bridge_id not in await pbx_state.bridges()
+    assert await snoop_channels(pbx_state) == {}
     assert not lead.ended.done() and not conference.caller.ended.done()
 
 
-async def test_supervisor_hanging_up_cleans_up(telephony, call, pbx, far_end):
+async def test_supervisor_hanging_up_cleans_up(telephony, call, pbx_state, far_end):
     conference, _ = call
     supervision = await Supervision.start(telephony, conference, "PJSIP/supervisor9", Mode.COACH, supervisor_id="u9")
     await far_end.hang_up(supervision.leg.id)
     assert (await supervision.leg.wait_ended(WAIT)).by is EndedBy.FAR_END
     await asyncio.wait_for(supervision.ended, WAIT)
-    assert supervision.bridge_id not in pbx.pbx.bridges
+    assert supervision.bridge_id not in await pbx_state.bridges()
     with pytest.raises(InvalidMode):
         await Supervision.start(telephony, conference, "PJSIP/supervisor9", "whisper", supervisor_id="u9")
