@@ -16,6 +16,10 @@ from realtime.health import ComponentHealth
 
 logger = logging.getLogger(__name__)
 
+# Queues are unbounded so that no subscriber can block a publisher; a handler this far
+# behind is stuck or too slow, and someone should hear about it.
+_BACKLOG_WARNING = 10_000
+
 Message = dict[str, Any]
 """A JSON-serialisable payload."""
 
@@ -58,6 +62,9 @@ class Subscription:
         """Queue a message for the handler; never blocks the caller."""
         if not self._closed:
             self._queue.put_nowait(message)
+            if self._queue.qsize() == _BACKLOG_WARNING:
+                logger.warning("bus handler %r on topic %r is %d messages behind",
+                               self._handler, self.topic, _BACKLOG_WARNING)
 
     async def unsubscribe(self) -> None:
         """Stop delivery at once (queued messages are dropped). Safe to call twice."""
