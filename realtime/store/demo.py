@@ -52,6 +52,7 @@ LEAD_COUNT = 300
 SHARED_HOUSEHOLDS = 10  # households where two people share the phone
 CUSTOM_FIELDS = ("Party", "Ward")
 SEED = 20241105  # same demo data on every machine
+_CALLER_NAMES = ("Alex Rivera", "Bea Chen", "Carlos Diaz", "Dana Okafor")
 
 # Any constant will do: it only has to be the same in every process seeding this database.
 _PG_LOCK_KEY = 0x7265616C74696D65  # "realtime"
@@ -174,9 +175,6 @@ async def _create(session: AsyncSession, passwords: dict[str, str], hashes: dict
     )
 
 
-_CALLER_NAMES = ("Alex Rivera", "Bea Chen", "Carlos Diaz", "Dana Okafor")
-
-
 def _script(account_id: int) -> Script:
     script = Script(account_id=account_id, name="Get out the vote")
     script.texts = [
@@ -207,8 +205,8 @@ def _script(account_id: int) -> Script:
     return script
 
 
-def _question(position: int, text_: str, responses: list[tuple[str, str]], retry: str | None = None) -> Question:
-    return Question(position=position, text=text_, responses=[
+def _question(position: int, wording: str, responses: list[tuple[str, str]], retry: str | None = None) -> Question:
+    return Question(position=position, text=wording, responses=[
         PossibleResponse(position=i, value=value, keypad=keypad, retry=keypad == retry)
         for i, (value, keypad) in enumerate(responses, start=1)
     ])
