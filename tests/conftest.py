@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import shutil
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -100,3 +101,42 @@ def unused_port() -> Iterator:
             return s.getsockname()[1]
 
     yield pick
+
+
+class RedisServer:
+    """A redis-server subprocess that can be killed and started again on the same port."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self._process: asyncio.subprocess.Process | None = None
+        self._output: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        async with asyncio.timeout(10):
+            while b"Ready to accept connections" not in (line := await self._process.stdout.readline()):
+                if not line:
+                    raise RuntimeError(f"redis-server on port {self.port} did not start")
+        self._output = asyncio.create_task(self._process.stdout.read())  # keep the pipe drained
+
+    async def kill(self) -> None:
+        if self._process is not None and self._process.returncode is None:
+            self._process.kill()
+            await self._process.wait()
+            await self._output
+
+
+@pytest.fixture
+async def redis_server(unused_port) -> AsyncIterator[RedisServer]:
+    """A Redis of the test's own, to kill and restart (never the shared one on 6379)."""
+    if shutil.which("redis-server") is None:
+        service_missing("redis-server (on PATH)")
+    server = RedisServer(unused_port())
+    await server.start()
+    yield server
+    await server.kill()

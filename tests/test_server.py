@@ -1,6 +1,8 @@
 """The assembled application: /healthz over each store and bus the product supports."""
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from realtime.config import load_settings
@@ -71,3 +73,29 @@ async def test_the_api_is_served_and_refuses_strangers(aiohttp_client, tmp_path)
     response = await client.get("/v1/campaigns")
     assert response.status == 401
     assert (await response.json())["error"]["id"] == "unauthorized"
+
+
+async def wait_for_health(client, expected_status: int, timeout: float = 20.0) -> dict:
+    """Poll /healthz until it answers ``expected_status``: health is a state, not an event."""
+    async with asyncio.timeout(timeout):
+        while True:
+            response = await client.get("/healthz")
+            body = await response.json()
+            if response.status == expected_status:
+                return body
+            await asyncio.sleep(0.05)
+
+
+async def test_redis_restart_shows_bus_down_then_up_without_restarting(aiohttp_client, tmp_path, redis_server):
+    client = await start(aiohttp_client, tmp_path, redis_url=redis_server.url)
+    body = await wait_for_health(client, 200)
+    assert body["components"]["bus"]["status"] == "up"
+
+    await redis_server.kill()
+    body = await wait_for_health(client, 503)
+    assert body["components"]["bus"]["status"] == "down"
+    assert str(redis_server.port) in body["components"]["bus"]["detail"]
+
+    await redis_server.start()
+    body = await wait_for_health(client, 200)
+    assert body["components"]["bus"]["status"] == "up"

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -22,34 +20,6 @@ from realtime.health import Status
 # Fast enough for tests; production defaults are seconds.
 QUICK = dict(ping_interval=0.1, ping_timeout=1.0, backoff_min=0.02, backoff_max=0.2,
              command_timeout=1.0)
-
-
-class RedisServer:
-    """A redis-server subprocess that can be killed and started again on the same port."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self._process: asyncio.subprocess.Process | None = None
-        self._output: asyncio.Task | None = None
-
-    async def start(self) -> None:
-        self._process = await asyncio.create_subprocess_exec(
-            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )
-        async with asyncio.timeout(10):
-            while b"Ready to accept connections" not in (line := await self._process.stdout.readline()):
-                if not line:
-                    raise RuntimeError(f"redis-server on port {self.port} did not start")
-        self._output = asyncio.create_task(self._process.stdout.read())  # keep the pipe drained
-
-    async def kill(self) -> None:
-        if self._process is not None and self._process.returncode is None:
-            self._process.kill()
-            await self._process.wait()
-            await self._output
 
 
 class SilentRelay:
@@ -90,18 +60,6 @@ class SilentRelay:
                 target.write(data)
                 await target.drain()
         target.close()
-
-
-@pytest.fixture
-async def redis_server(unused_port) -> AsyncIterator[RedisServer]:
-    if shutil.which("redis-server") is None:
-        # As for the shared services: skip locally, fail in CI.
-        missing = pytest.fail if os.environ.get("CI", "").lower() in ("1", "true", "yes") else pytest.skip
-        missing("redis-server is not on PATH")
-    server = RedisServer(unused_port())
-    await server.start()
-    yield server
-    await server.kill()
 
 
 @pytest.fixture
