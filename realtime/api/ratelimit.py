@@ -19,6 +19,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 logger = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = "600/minute"
+KEY_PREFIX = "realtime-api"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,15 +41,14 @@ class Verdict:
 
 
 class RateLimiter:
-    def __init__(self, limit: str = DEFAULT_LIMIT, redis_url: str | None = None,
-                 key_prefix: str = "realtime-api") -> None:
+    def __init__(self, limit: str = DEFAULT_LIMIT, redis_url: str | None = None) -> None:
         try:
             self.item: RateLimitItem = parse(limit)
         except ValueError as exc:
             raise ValueError(f"api_rate_limit: {limit!r} is not a rate like '600/minute' ({exc})") from None
         self.storage: Storage
         if redis_url:
-            self.storage = RedisStorage(_async_uri(redis_url), implementation="redispy", key_prefix=key_prefix)
+            self.storage = RedisStorage(_async_uri(redis_url), implementation="redispy", key_prefix=KEY_PREFIX)
         else:
             self.storage = MemoryStorage()
         self.strategy = MovingWindowRateLimiter(self.storage)

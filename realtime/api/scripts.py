@@ -57,7 +57,7 @@ RESPONSE = Schema("possible response", (
 QUESTION = Schema("question", (
     PART_ID,
     Field("text", "string", required=True, min_length=1, max_length=10_000),
-    Field("responses", "array", "In order", items=RESPONSE),
+    Field("responses", "array", "In order", items=RESPONSE, max_length=12),
 ))
 NOTE = Schema("note", (PART_ID, Field("text", "string", required=True, min_length=1, max_length=10_000)))
 TRANSFER = Schema("transfer", (
@@ -72,10 +72,10 @@ SCHEMA = Schema("script", (
     ID,
     Field("name", "string", required=True, min_length=1, max_length=200),
     Field("active", "boolean"),
-    Field("texts", "array", "What callers read, in order", items=TEXT),
-    Field("questions", "array", "What callers ask, in order", items=QUESTION),
-    Field("notes", "array", "Free-text notes callers fill in, in order", items=NOTE),
-    Field("transfers", "array", "Where callers can transfer a call", items=TRANSFER),
+    Field("texts", "array", "What callers read, in order", items=TEXT, max_length=200),
+    Field("questions", "array", "What callers ask, in order", items=QUESTION, max_length=200),
+    Field("notes", "array", "Free-text notes callers fill in, in order", items=NOTE, max_length=200),
+    Field("transfers", "array", "Where callers can transfer a call", items=TRANSFER, max_length=200),
     CREATED_AT,
 ))
 

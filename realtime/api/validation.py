@@ -23,8 +23,6 @@ logger = logging.getLogger(__name__)
 MAX_ID = 2**63 - 1
 MAX_INT = 2**31 - 1
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-# PostgreSQL refuses NUL in text, so no string field accepts it.
-NO_NUL = "^[^\\x00]*$"
 
 KINDS = ("string", "integer", "number", "boolean", "time", "datetime", "object", "array", "id")
 
@@ -86,10 +84,10 @@ class Field:
         elif kind == "array":
             assert self.items is not None
             schema = {"type": "array", "items": self.items.json_schema(mode)}
+            if self.max_length is not None:
+                schema["maxItems"] = self.max_length
         else:
             schema = {"type": "string"}
-            if mode != "read":
-                schema["pattern"] = NO_NUL
             if self.min_length is not None:
                 schema["minLength"] = self.min_length
             if self.max_length is not None:
@@ -122,6 +120,8 @@ class Field:
             if self.enum is not None:
                 value = self.enum(value)
         elif kind in ("integer", "id"):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)  # JSON does not tell 3 from 3.0
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError("must be an integer")
             low, high = (1, MAX_ID) if kind == "id" else (
@@ -150,6 +150,8 @@ class Field:
         elif kind == "array":
             if not isinstance(value, list):
                 raise ValueError("must be an array")
+            if self.max_length is not None and len(value) > self.max_length:
+                raise ValueError(f"must have at most {self.max_length} entries")
         elif kind == "string":
             if not isinstance(value, str):
                 raise ValueError("must be a string")
