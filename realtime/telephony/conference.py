@@ -22,7 +22,7 @@ from .leg import Leg, LegEnd
 from .roles import SESSION, ChannelRole, Role
 
 if TYPE_CHECKING:
-    from .service import Telephony
+    from .service import LiveChannel, Telephony
 
 logger = logging.getLogger(__name__)
 
@@ -101,11 +101,32 @@ class Conference:
         conference = cls(telephony, session_id, campaign_id, moh_class=moh_class)
         await conference._create_bridge()
         try:
-            leg = await Leg.adopt(telephony, channel_id, conference.role(Role.CALLER), endpoint="inbound")
+            leg = await Leg.adopt(telephony, channel_id, conference.role(Role.CALLER))
             await conference._attach_caller(leg)
         except BaseException:
             await conference.close()
             raise
+        return conference
+
+    @classmethod
+    async def recover(cls, telephony: Telephony, caller: LiveChannel, *,
+                      moh_class: str | None = None) -> Conference:
+        """After our own restart: take back the conference of a caller leg found by
+        :meth:`Telephony.survey`, with whoever is still in its bridge.
+
+        Raises :class:`ConferenceClosed` when the bridge is gone (the caller's leg is
+        then left alone: hang it up or open a new conference)."""
+        role = caller.role
+        conference = cls(telephony, role.session_id, role.campaign_id, moh_class=moh_class)
+        try:
+            bridge = await telephony.client.get_bridge(conference.bridge_id)
+            await telephony.client.subscribe(f"bridge:{conference.bridge_id}")
+        except NoSuchBridge:
+            conference._closed("lost")
+            raise ConferenceClosed(f"conference {conference.bridge_id} is gone") from None
+        conference.caller = await Leg.adopt(telephony, caller.channel.id, role,
+                                            bridge_id=caller.bridge_id, label=False)
+        conference.resync(bridge)
         return conference
 
     async def _create_bridge(self) -> None:

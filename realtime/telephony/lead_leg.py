@@ -175,6 +175,7 @@ class LeadLeg(Leg):
                 self.connected_at = event.timestamp or utcnow()
 
     def _resync_answered(self, args: tuple[str, ...]) -> None:
+        # Also for a lead adopted after our restart: up and not in AMD means human.
         if args[:1] == (AMD_ARG,):
             self._decide(args[1:], None)
         elif not self.amd:

@@ -26,7 +26,6 @@ from .ari.events import (
     ChannelDestroyed,
     ChannelEnteredBridge,
     ChannelGone,
-    ChannelHangupRequest,
     ChannelLeftBridge,
     ChannelStateChange,
     Dial,
@@ -125,7 +124,6 @@ class Leg:
         self.answered.add_done_callback(_quiet)
         self.ended: asyncio.Future[LegEnd] = loop.create_future()
         self._dialstatus = ""
-        self._hangup_cause: int | None = None
         self._hung_up_by_us = False
         self._registration = telephony.client.on_channel(channel_id, self._on_event)
 
@@ -171,13 +169,15 @@ class Leg:
 
     @classmethod
     async def adopt(cls, telephony: Telephony, channel_id: str, role: ChannelRole, *,
-                    endpoint: str = "", label: bool = True) -> Leg:
-        """Take over a channel that is already up in our application (a caller who
-        dialled in, or a call found alive after a restart). ``label`` writes the role
-        variables on it; we subscribe to it so its ``ChannelDestroyed`` reaches us."""
-        leg = cls(telephony, channel_id, role, endpoint)
+                    bridge_id: str | None = None, label: bool = True) -> Leg:
+        """Take over a channel that is already up in our application: a caller who
+        dialled in (``label`` writes the role variables on it), or a call found alive by
+        :meth:`Telephony.survey` after our own restart (already labelled). We subscribe
+        to it, so its ``ChannelDestroyed`` reaches us."""
+        leg = cls(telephony, channel_id, role, "")
         leg.answered_at = utcnow()
-        leg._set_answered(None)
+        leg.bridge_id = bridge_id
+        leg._resync_answered(())
         telephony.track(leg)
         try:
             await telephony.client.subscribe(f"channel:{channel_id}")
@@ -226,9 +226,6 @@ class Leg:
         elif isinstance(event, ChannelStateChange):
             if event.channel.state == "Ringing":
                 self._ring()
-        elif isinstance(event, ChannelHangupRequest):
-            if not event.soft:
-                self._hangup_cause = event.cause
         elif isinstance(event, StasisStart):
             if self.answered_at is None:
                 self.answered_at = event.timestamp or utcnow()

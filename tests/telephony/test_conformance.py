@@ -259,9 +259,6 @@ async def test_unreachable_endpoint_fails_at_originate_with_no_events(telephony,
     assert recorder.steps("bogus-1") == recorder.steps(lead.id) == []
 
 
-# Asterisk sets STASISSTATUS='SUCCESS' twice when a channel that came back from the AMD
-# context hangs up (once per Stasis() it went through); the simulator sets it once.
-@pytest.mark.xfail(strict=True, reason="simulator: single STASISSTATUS=SUCCESS after an AMD round trip")
 @pytest.mark.parametrize("scenario, number, verdict", [
     ("amd via /continue: Local/machine@sim", "5551261", "MACHINE"),
     ("amd via /continue: Local/human@sim", "5551201", "HUMAN"),

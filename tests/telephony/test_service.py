@@ -10,12 +10,15 @@ from realtime.health import Status
 from realtime.telephony import (
     Conference,
     EndedBy,
+    LeadLeg,
     Resync,
     Role,
+    Telephony,
     Verdict,
     dial_lead,
     start_telephony,
 )
+from realtime.telephony.ari import AriClient
 
 WAIT = 5.0
 
@@ -116,3 +119,30 @@ async def test_survey_reads_roles_back_from_live_channels(telephony):
     assert found[conference.caller.id].role.role is Role.CALLER
     assert found[lead.id].bridge_id == found[conference.caller.id].bridge_id == "conf-s1"
     await conference.close()
+
+
+async def test_a_restarted_engine_takes_its_calls_back_from_asterisk(telephony, pbx, far_end, pbx_state):
+    conference = await Conference.open(telephony, "s1", "camp-7", "PJSIP/agent101")
+    lead = await dial_lead(telephony, call_id="c1", campaign_id="camp-7", number="+15555550101")
+    await asyncio.wait_for(lead.answered, WAIT)
+    await lead.connect_to(conference)
+    await telephony.close()  # our process goes; the calls stay up in Asterisk
+
+    client = AriClient(pbx.url, "ari", "secret", "impactdialing", reconnect_backoff=(0.01, 0.1))
+    await client.connect()
+    engine = Telephony(client, amd_context="impactdialing-amd")
+    try:
+        found = {live.role.role: live for live in await engine.survey()}
+        recovered = await Conference.recover(engine, found[Role.CALLER])
+        assert recovered.members == {found[Role.CALLER].channel.id, found[Role.LEAD].channel.id}
+        again = await LeadLeg.adopt(engine, found[Role.LEAD].channel.id, found[Role.LEAD].role,
+                                    bridge_id="conf-s1", label=False)
+        assert await asyncio.wait_for(again.answered, WAIT) is Verdict.HUMAN
+        await far_end.hang_up(again.id)
+        assert (await again.wait_ended(WAIT)).by is EndedBy.FAR_END
+        await recovered.wait_alone(WAIT)
+        assert pbx_state.moh_playing("conf-s1")
+        await recovered.close()
+        assert await engine.client.list_channels() == []
+    finally:
+        await engine.close()
