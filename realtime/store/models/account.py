@@ -5,10 +5,10 @@ import datetime as dt
 import enum
 from decimal import Decimal
 
-from sqlalchemy import JSON, Enum, ForeignKey, Numeric, String
+from sqlalchemy import JSON, ForeignKey, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from realtime.store.models.base import AccountScoped, Base, CreatedMixin, IdMixin
+from realtime.store.models.base import enum_column, AccountScoped, Base, CreatedMixin, IdMixin
 from realtime.store.types import Id
 
 
@@ -35,7 +35,7 @@ class User(IdMixin, CreatedMixin, AccountScoped, Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[UserRole] = mapped_column(Enum(UserRole, native_enum=False, length=20))
+    role: Mapped[UserRole] = mapped_column(enum_column(UserRole, 20))
     phone_endpoint: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, MetaData
+import enum
+
+from sqlalchemy import Enum, ForeignKey, MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from realtime.store.types import Id, UTCDateTime, utcnow
@@ -36,4 +38,14 @@ class AccountScoped:
 
     account_id: Mapped[int] = mapped_column(
         Id, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+
+
+def enum_column(enum_class: type[enum.Enum], length: int = 20) -> Enum:
+    """A VARCHAR holding the member's value ("not-called"), readable in raw SQL and reports."""
+    return Enum(
+        enum_class,
+        native_enum=False,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from realtime.store.models.base import AccountScoped, Base, IdMixin
+from realtime.store.models.base import enum_column, AccountScoped, Base, IdMixin
 from realtime.store.types import Id
 
 
@@ -39,7 +39,7 @@ class CallAttempt(IdMixin, AccountScoped, Base):
     dialer_mode: Mapped[str] = mapped_column(String(20))
     channel_id: Mapped[str | None] = mapped_column(String(100), unique=True)  # ours, given to ARI
     status: Mapped[CallStatus] = mapped_column(
-        Enum(CallStatus, native_enum=False, length=20), default=CallStatus.DIALING
+        enum_column(CallStatus, 20), default=CallStatus.DIALING
     )
     amd_result: Mapped[str | None] = mapped_column(String(20))  # HUMAN | MACHINE | NOTSURE
     hangup_cause: Mapped[int | None] = mapped_column()

@@ -4,10 +4,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from realtime.store.models.base import AccountScoped, Base, CreatedMixin, IdMixin
+from realtime.store.models.base import enum_column, AccountScoped, Base, CreatedMixin, IdMixin
 from realtime.store.types import Id
 
 
@@ -58,7 +58,7 @@ class CallerSession(IdMixin, AccountScoped, Base):
     caller_id: Mapped[int] = mapped_column(Id, ForeignKey("callers.id", ondelete="CASCADE"), index=True)
     campaign_id: Mapped[int] = mapped_column(Id, ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
     status: Mapped[CallerSessionStatus] = mapped_column(
-        Enum(CallerSessionStatus, native_enum=False, length=20), default=CallerSessionStatus.CONNECTING
+        enum_column(CallerSessionStatus, 20), default=CallerSessionStatus.CONNECTING
     )
     # Ours, chosen before Asterisk sees them, so the session can be found again after a crash.
     conference_bridge_id: Mapped[str | None] = mapped_column(String(100), unique=True)

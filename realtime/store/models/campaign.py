@@ -5,10 +5,10 @@ import datetime as dt
 import enum
 from decimal import Decimal
 
-from sqlalchemy import Enum, ForeignKey, Numeric, String
+from sqlalchemy import ForeignKey, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from realtime.store.models.base import AccountScoped, Base, CreatedMixin, IdMixin
+from realtime.store.models.base import enum_column, AccountScoped, Base, CreatedMixin, IdMixin
 from realtime.store.types import Id
 
 
@@ -35,7 +35,7 @@ class Campaign(IdMixin, CreatedMixin, AccountScoped, Base):
     __tablename__ = "campaigns"
 
     name: Mapped[str] = mapped_column(String(200))
-    dialer_mode: Mapped[DialerMode] = mapped_column(Enum(DialerMode, native_enum=False, length=20))
+    dialer_mode: Mapped[DialerMode] = mapped_column(enum_column(DialerMode, 20))
     caller_id: Mapped[str] = mapped_column(String(32), default="")  # number shown to leads
     script_id: Mapped[int | None] = mapped_column(Id, ForeignKey("scripts.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(default=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from realtime.store.models.base import AccountScoped, Base, CreatedMixin, IdMixin
+from realtime.store.models.base import enum_column, AccountScoped, Base, CreatedMixin, IdMixin
 from realtime.store.types import Id
 
 
@@ -34,7 +34,7 @@ class LeadList(IdMixin, CreatedMixin, AccountScoped, Base):
     # CSV header -> lead field name or "custom:<name>".
     column_mapping: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[ListStatus] = mapped_column(
-        Enum(ListStatus, native_enum=False, length=20), default=ListStatus.QUEUED
+        enum_column(ListStatus, 20), default=ListStatus.QUEUED
     )
     source_url: Mapped[str | None] = mapped_column(String(2000))
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
@@ -81,7 +81,7 @@ class Household(IdMixin, CreatedMixin, AccountScoped, Base):
     phone: Mapped[str] = mapped_column(String(20))  # E.164
     position: Mapped[int] = mapped_column(Id)  # upload order within the campaign
     status: Mapped[HouseholdStatus] = mapped_column(
-        Enum(HouseholdStatus, native_enum=False, length=20), default=HouseholdStatus.NOT_CALLED
+        enum_column(HouseholdStatus, 20), default=HouseholdStatus.NOT_CALLED
     )
     blocked_account: Mapped[bool] = mapped_column(default=False)
     blocked_campaign: Mapped[bool] = mapped_column(default=False)
@@ -119,7 +119,7 @@ class Lead(IdMixin, CreatedMixin, AccountScoped, Base):
     country: Mapped[str] = mapped_column(String(100), default="")
     custom_fields: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[LeadStatus] = mapped_column(
-        Enum(LeadStatus, native_enum=False, length=20), default=LeadStatus.OPEN
+        enum_column(LeadStatus, 20), default=LeadStatus.OPEN
     )
     call_back: Mapped[bool] = mapped_column(default=False)
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from realtime.store.models.base import AccountScoped, Base, CreatedMixin, IdMixin
+from realtime.store.models.base import enum_column, AccountScoped, Base, CreatedMixin, IdMixin
 from realtime.store.types import Id
 
 
@@ -85,5 +85,5 @@ class Transfer(IdMixin, Base):
     label: Mapped[str] = mapped_column(String(200))
     phone: Mapped[str] = mapped_column(String(32))
     transfer_type: Mapped[TransferType] = mapped_column(
-        Enum(TransferType, native_enum=False, length=10)
+        enum_column(TransferType, 10)
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, Enum, Index, String, Text
+from sqlalchemy import JSON, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from realtime.store.models.base import AccountScoped, Base, CreatedMixin, IdMixin
+from realtime.store.models.base import enum_column, AccountScoped, Base, CreatedMixin, IdMixin
 
 
 class DeliveryStatus(str, enum.Enum):
@@ -29,7 +29,7 @@ class WebhookDelivery(IdMixin, CreatedMixin, AccountScoped, Base):
     url: Mapped[str] = mapped_column(String(2000))
     payload: Mapped[dict] = mapped_column(JSON)
     status: Mapped[DeliveryStatus] = mapped_column(
-        Enum(DeliveryStatus, native_enum=False, length=20), default=DeliveryStatus.PENDING
+        enum_column(DeliveryStatus, 20), default=DeliveryStatus.PENDING
     )
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column()
