@@ -351,7 +351,7 @@ async def _households(session: AsyncSession, target: _Target, phones: list[str])
 _PG_INSERT_HOUSEHOLDS = f"""
 INSERT INTO households (account_id, campaign_id, phone, position, status, blocked_account, blocked_campaign,
                         voicemail_count, attempts, created_at)
-SELECT $1, $2, new.phone, new.position, '{HouseholdStatus.NOT_CALLED.name}', false, false, 0, 0, $3
+SELECT $1, $2, new.phone, new.position, '{HouseholdStatus.NOT_CALLED.value}', false, false, 0, 0, $3
 FROM unnest($4::varchar[], $5::bigint[]) AS new(phone, position)
 ON CONFLICT (campaign_id, phone) DO NOTHING
 RETURNING phone, id
@@ -415,7 +415,7 @@ async def _pg_insert_leads(pg: Any, target: _Target, rows, households) -> None:
     if not rows:
         return
     head = (target.account_id,)
-    tail = (LeadStatus.OPEN.name, False, utcnow())  # the status column stores enum names
+    tail = (LeadStatus.OPEN.value, False, utcnow())
     records = [
         (*head, households[phone][0], target.list_id, target.campaign_id, *values, json.dumps(custom or {}), *tail)
         for phone, values, custom in rows
