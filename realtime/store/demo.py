@@ -49,6 +49,7 @@ SUPERVISOR_EMAIL = "supervisor@demo.example"
 WEB_CALLERS = ("caller1", "caller2", "caller3")
 PHONES_ONLY_CALLER = "caller4"
 LEAD_COUNT = 300
+PREVIEW_LEAD_COUNT = 40
 SHARED_HOUSEHOLDS = 10  # households where two people share the phone
 CUSTOM_FIELDS = ("Party", "Ward")
 SEED = 20241105  # same demo data on every machine
@@ -165,7 +166,9 @@ async def _create(session: AsyncSession, passwords: dict[str, str], hashes: dict
     session.add_all(callers)
 
     session.add_all(CustomLeadField(account_id=account_id, name=name) for name in CUSTOM_FIELDS)
-    await _leads(session, account_id, predictive.id)
+    await _leads(session, account_id, predictive.id, "Precinct 12 voters", LEAD_COUNT, SHARED_HOUSEHOLDS, SEED)
+    # The preview caller needs leads of their own campaign to look at.
+    await _leads(session, account_id, preview.id, "Volunteer sign-ups", PREVIEW_LEAD_COUNT, 0, SEED + 1)
     return DemoCredentials(
         account_name=ACCOUNT_NAME, api_key=created.api_key, api_auth=created.api_auth,
         admin_email=ADMIN_EMAIL, admin_password=created.admin_password or "",
@@ -238,16 +241,18 @@ _CITIES = (("Albany", "NY", "122"), ("Rochester", "NY", "146"), ("Buffalo", "NY"
 _PARTIES = ("Democrat",) * 4 + ("Republican",) * 4 + ("Independent",) * 2 + ("Green", "Unaffiliated")
 
 
-async def _leads(session: AsyncSession, account_id: int, campaign_id: int) -> None:
-    """One list, one household per phone (a few shared by two people), in upload order."""
-    rng = random.Random(SEED)
+async def _leads(
+    session: AsyncSession, account_id: int, campaign_id: int, name: str, count: int, shared_count: int, seed: int
+) -> None:
+    """One list, one household per phone (``shared_count`` shared by two people), in upload order."""
+    rng = random.Random(seed)
     now = utcnow()
-    household_count = LEAD_COUNT - SHARED_HOUSEHOLDS
+    household_count = count - shared_count
     # Distinct numbers; their last two digits fall evenly over the simulator's outcome table.
     suffixes = rng.sample(range(10_000), household_count)
     lead_list = LeadList(
-        account_id=account_id, campaign_id=campaign_id, name="Precinct 12 voters", enabled=True,
-        status=ListStatus.READY, rows_total=LEAD_COUNT, rows_imported=LEAD_COUNT,
+        account_id=account_id, campaign_id=campaign_id, name=name, enabled=True,
+        status=ListStatus.READY, rows_total=count, rows_imported=count,
         households_created=household_count, completed_at=now,
         column_mapping={"First": "first_name", "Middle": "middle_name", "Last": "last_name",
                         "Suffix": "suffix", "Phone": "phone", "Email": "email",
@@ -262,7 +267,7 @@ async def _leads(session: AsyncSession, account_id: int, campaign_id: int) -> No
           "position": position, "created_at": now}
          for position, suffix in enumerate(suffixes, start=1)],
     ))
-    shared = set(rng.sample(range(household_count), SHARED_HOUSEHOLDS))
+    shared = set(rng.sample(range(household_count), shared_count))
 
     rows = []
     for index, household_id in enumerate(household_ids):

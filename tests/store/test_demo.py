@@ -88,10 +88,12 @@ async def test_demo_account_is_complete_and_its_logins_work(store: Store) -> Non
 async def test_demo_leads_are_one_ready_list_of_300_in_households(store: Store) -> None:
     await seed_demo(store)
     async with store.sessions() as session:
-        lead_list = (await session.scalars(select(LeadList))).one()
+        lead_list = (await session.scalars(select(LeadList).where(LeadList.name == "Precinct 12 voters"))).one()
         assert lead_list.enabled
-        leads = (await session.scalars(select(Lead))).all()
-        households = (await session.scalars(select(Household).order_by(Household.position))).all()
+        leads = (await session.scalars(select(Lead).where(Lead.lead_list_id == lead_list.id))).all()
+        households = (await session.scalars(
+            select(Household).where(Household.campaign_id == lead_list.campaign_id).order_by(Household.position)
+        )).all()
         assert len(leads) == 300
         assert {lead.lead_list_id for lead in leads} == {lead_list.id}
         per_household = Counter(lead.household_id for lead in leads)
@@ -107,6 +109,17 @@ async def test_demo_leads_are_one_ready_list_of_300_in_households(store: Store) 
         assert {f.name for f in await session.scalars(select(CustomLeadField))} == {"Party", "Ward"}
         assert all(set(lead.custom_fields) == {"Party", "Ward"} for lead in leads)
         assert all(lead.first_name and lead.last_name and lead.address for lead in leads)
+
+
+async def test_the_preview_campaign_has_leads_to_preview(store: Store) -> None:
+    await seed_demo(store)
+    async with store.sessions() as session:
+        preview = (await session.scalars(select(Campaign).where(Campaign.dialer_mode == DialerMode.PREVIEW))).one()
+        households = await session.scalar(
+            select(func.count()).select_from(Household).where(Household.campaign_id == preview.id)
+        )
+        caller = (await session.scalars(select(Caller).where(Caller.campaign_id == preview.id))).one()
+        assert households == 40 and caller.username == "caller3"
 
 
 async def test_demo_is_seeded_once(store: Store) -> None:
@@ -135,7 +148,7 @@ async def test_two_processes_seeding_at_once_make_one_demo(migrated_database_url
         assert sum(r is not None for r in results) == 1
         async with stores[0].sessions() as session:
             assert await count(session, Account) == 1
-            assert await count(session, Lead) == 300
+            assert await count(session, Lead) == 340
     finally:
         for s in stores:
             await s.close()
