@@ -126,6 +126,7 @@ class Channel:
         self.reported: list[str] = []          # variables shown in channelvars
         self.subscribers: set[str] = set()     # apps explicitly subscribed
         self.stasis_app: str | None = None
+        self.stasis_entries = 0
         self.bridge: Bridge | None = None
         self.half: Channel | None = None       # the other half of a Local channel
         self.is_local_callee = False           # the ;2 half

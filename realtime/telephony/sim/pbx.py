@@ -421,6 +421,7 @@ class Pbx:
         if channel.snoop_target is None:
             self._varset(channel, "STASISSTATUS", "")
         channel.stasis_app = app
+        channel.stasis_entries += 1
         self._channel_event(channel, "StasisStart", args=args)
         self.journal.channel_mark(channel.id, "stasis")
 
@@ -461,7 +462,9 @@ class Pbx:
         if channel.stasis_app is not None:
             self._leave_stasis(channel)
             if channel.snoop_target is None:
-                self._varset(channel, "STASISSTATUS", "SUCCESS")
+                # Asterisk reports it once per Stasis() the channel went through (AMD round trip: twice).
+                for _ in range(channel.stasis_entries):
+                    self._varset(channel, "STASISSTATUS", "SUCCESS")
         elif channel.bridge is not None:
             self._leave_bridge(channel)
         for snoop in list(channel.snoops):
