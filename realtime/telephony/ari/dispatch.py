@@ -135,10 +135,6 @@ class EventDispatcher:
         """Run ``job`` in the delivery task, after the events already queued."""
         self._queue.put_nowait(job)
 
-    async def drain(self) -> None:
-        """Wait until everything queued so far has been delivered."""
-        await self._queue.join()
-
     async def _run(self) -> None:
         while True:
             item = await self._queue.get()
@@ -149,8 +145,6 @@ class EventDispatcher:
                     await item()
             except Exception:
                 logger.exception("ARI dispatch job failed")
-            finally:
-                self._queue.task_done()
 
     async def deliver(self, event: Event) -> None:
         """Call the handlers of ``event`` now (only from inside the delivery task)."""
