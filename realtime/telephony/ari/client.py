@@ -238,13 +238,15 @@ class AriClient:
     async def list_channels(self) -> list[Channel]:
         return [Channel.from_json(item) for item in await self._request("GET", "/channels")]
 
-    async def hangup(self, channel_id: str, *, reason: str | None = None, reason_code: int | None = None) -> None:
+    async def hangup(
+        self, channel_id: str, *, reason: str | None = None, reason_code: int | str | None = None
+    ) -> None:
         """Hang up (works ringing or answered, in Stasis or not); ``reason`` is a name
         (``busy``, ``no_answer``, ...) or ``reason_code`` a Q.850 cause, not both."""
         if reason is not None and reason_code is not None:
             raise ValueError("give reason or reason_code, not both")
         _check_choice("reason", reason, HANGUP_REASONS)
-        if reason_code is not None and not isinstance(reason_code, int):
+        if reason_code is not None and not str(reason_code).isdigit():
             raise ValueError(f"reason_code must be a Q.850 cause number, got {reason_code!r}")
         await self._request(
             "DELETE", _path("channels", channel_id),
