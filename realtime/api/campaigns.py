@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from realtime.api.routing import Context, Resource
+from realtime.api.routing import Context, Resource, name_contains
 from realtime.api.validation import CREATED_AT, ID, Field, Schema
 from realtime.store.models import Campaign, DialerMode, Recording, Script
 
@@ -51,7 +51,7 @@ SCHEMA = Schema("campaign", (
 ))
 
 FILTERS = (
-    Field("name", "string", "Names containing this text", max_length=200),
+    Field("name", "string", "Names containing this text, in any case", max_length=200),
     Field("dialer_mode", "string", enum=DialerMode),
     Field("active", "boolean"),
 )
@@ -75,7 +75,7 @@ async def check_references(ctx: Context, values: dict[str, Any]) -> None:
 async def list_campaigns(ctx: Context) -> dict[str, Any]:
     query = select(Campaign).where(Campaign.account_id == ctx.account_id).order_by(Campaign.id)
     if "name" in ctx.params:
-        query = query.where(Campaign.name.contains(ctx.params["name"], autoescape=True))
+        query = query.where(name_contains(Campaign.name, ctx.params["name"]))
     if "dialer_mode" in ctx.params:
         query = query.where(Campaign.dialer_mode == ctx.params["dialer_mode"])
     if "active" in ctx.params:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
-from sqlalchemy import Select
+from sqlalchemy import Select, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from yarl import URL
 
@@ -129,6 +129,11 @@ class Resource:
                 path = op.path.replace("{id}", str(item_id))
             actions.append({"name": op.name, "method": op.method, "uri": str(base.with_path(path))})
         return actions
+
+
+def name_contains(column: Any, text: str) -> Any:
+    """Case-insensitive substring match, the same on SQLite and PostgreSQL."""
+    return func.lower(column).contains(text.lower(), autoescape=True)
 
 
 def describe(model: type) -> str:

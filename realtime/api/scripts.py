@@ -18,7 +18,7 @@ import phonenumbers
 from sqlalchemy import exists, select
 
 from realtime.api.errors import Conflict, Invalid
-from realtime.api.routing import Context, Resource
+from realtime.api.routing import Context, Resource, name_contains
 from realtime.api.validation import CREATED_AT, ID, Field, Schema
 from realtime.store.models import (
     Answer,
@@ -183,18 +183,22 @@ async def refuse_answered(ctx: Context, removed: dict[type, list[int]]) -> None:
     )
     for model, column, error_id, what in checks:
         ids = removed.get(model)
-        if ids and await ctx.session.scalar(select(exists().where(column.in_(ids)))):
+        # No autoflush: flushing the replaced lists first would cascade-delete the very answers looked for.
+        with ctx.session.no_autoflush:
+            answered = bool(ids) and await ctx.session.scalar(select(exists().where(column.in_(ids))))
+        if answered:
             raise Conflict(f"{what} {sorted(ids)} already have answers on calls; they cannot be deleted "
                            "(deactivate the script instead)", error_id=error_id, details={"ids": sorted(ids)})
 
 
-@resource.list(filters=(Field("active", "boolean"), Field("name", "string", max_length=200)))
+@resource.list(filters=(Field("active", "boolean"),
+                         Field("name", "string", "Names containing this text, in any case", max_length=200)))
 async def list_scripts(ctx: Context) -> dict[str, Any]:
     query = scoped(Script, ctx.account_id).order_by(Script.id)
     if "active" in ctx.params:
         query = query.where(Script.active == ctx.params["active"])
     if "name" in ctx.params:
-        query = query.where(Script.name.contains(ctx.params["name"], autoescape=True))
+        query = query.where(name_contains(Script.name, ctx.params["name"]))
     return await ctx.page(query, lambda s: present(ctx, s))
 
 
