@@ -78,6 +78,7 @@ class Telephony:
         return self.client.health()
 
     async def close(self) -> None:
+        """Disconnect. Calls stay up in Asterisk: a new engine can take them back."""
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -158,22 +159,23 @@ class Telephony:
 
     async def survey(self) -> list[LiveChannel]:
         """Our channels alive in Asterisk now, with their roles read back from channel
-        variables: what a restarted engine rebuilds its calls from."""
+        variables: what a restarted engine rebuilds its calls from (see
+        :meth:`Conference.recover` and :meth:`Leg.adopt`)."""
         channels = await self.client.list_channels()
         bridges = await self.client.list_bridges()
         bridge_of = {channel_id: bridge.id for bridge in bridges for channel_id in bridge.channels}
-        found = []
-        for channel in channels:
-            values: dict[str, str | None] = {}
-            try:
-                for name in VARIABLES:
-                    values[name] = await self.client.get_variable(channel.id, name)
-            except NoSuchChannel:
-                continue
-            role = ChannelRole.from_variables(values)
-            if role is not None:
-                found.append(LiveChannel(channel, role, bridge_of.get(channel.id)))
-        return found
+        roles = await asyncio.gather(*(self._role_of(channel.id) for channel in channels))
+        return [LiveChannel(channel, role, bridge_of.get(channel.id))
+                for channel, role in zip(channels, roles) if role is not None]
+
+    async def _role_of(self, channel_id: str) -> ChannelRole | None:
+        values: dict[str, str | None] = {}
+        try:
+            for name in VARIABLES:
+                values[name] = await self.client.get_variable(channel_id, name)
+        except NoSuchChannel:
+            return None
+        return ChannelRole.from_variables(values)
 
 
 async def start_telephony(settings: Settings, *, sim_control: bool = False) -> Telephony:

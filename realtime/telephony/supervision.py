@@ -62,6 +62,9 @@ class Supervision:
         self._lock = asyncio.Lock()
         self.ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         leg.ended.add_done_callback(lambda _: telephony.spawn(self._cleanup()))
+        if conference.caller is not None:
+            # Nothing left to supervise once the caller's phone is gone.
+            conference.caller.ended.add_done_callback(lambda _: telephony.spawn(self.stop()))
 
     @classmethod
     async def start(

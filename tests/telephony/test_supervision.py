@@ -76,3 +76,12 @@ async def test_supervisor_hanging_up_cleans_up(telephony, call, pbx_state, far_e
     assert supervision.bridge_id not in await pbx_state.bridges()
     with pytest.raises(InvalidMode):
         await Supervision.start(telephony, conference, "PJSIP/supervisor9", "whisper", supervisor_id="u9")
+
+
+async def test_supervision_stops_when_the_callers_phone_drops(telephony, call, pbx_state, far_end):
+    conference, _ = call
+    supervision = await Supervision.start(telephony, conference, "PJSIP/supervisor9", "listen", supervisor_id="u9")
+    await far_end.hang_up(conference.caller.id)
+    await asyncio.wait_for(supervision.ended, WAIT)
+    assert (await supervision.leg.wait_ended(WAIT)).by is EndedBy.US
+    assert supervision.bridge_id not in await pbx_state.bridges()
