@@ -70,11 +70,16 @@ def dial_status(cause: int) -> str:
     return "NOANSWER"
 
 
+_formatted_second = [-1, ""]  # every event carries a timestamp: format each second once
+
+
 def ari_time(at: float | None = None) -> str:
     """``2026-11-26T14:31:51.599+0000``: milliseconds, offset without colon."""
     at = time.time() if at is None else at
-    ms = int(at * 1000) % 1000
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{ms:03d}+0000"
+    second = int(at)
+    if second != _formatted_second[0]:
+        _formatted_second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
+    return f"{_formatted_second[1]}.{int(at * 1000) % 1000:03d}+0000"
 
 
 @dataclass
