@@ -91,7 +91,7 @@ class Playback:
     state: str = "queued"
     index: int = 0
     target: object = None            # the Channel or Bridge it plays to
-    timer: asyncio.TimerHandle | None = None
+    timer: asyncio.Handle | None = None
     ends_at: float = 0.0             # loop time the current media ends
     remaining: float | None = None   # simulated seconds left while paused
 

@@ -56,6 +56,13 @@ def parse_caller_id(text: str) -> tuple[str, str]:
     return "", text
 
 
+def media_missing(uri: str) -> bool:
+    """The simulator's stand-in for a file Asterisk cannot find: a sound or recording whose
+    name starts with ``no-such`` (as ``sound:no-such-file`` in the recordings)."""
+    scheme, _, name = uri.partition(":")
+    return scheme in ("sound", "recording") and name.startswith("no-such")
+
+
 def media_seconds(uri: str) -> float | None:
     """Nominal simulated length of one media URI; None = never ends (tones)."""
     scheme, _, rest = uri.partition(":")
@@ -733,7 +740,14 @@ class Pbx:
         playback.state = "playing"
         self._playback_event(playback, "PlaybackStarted")
         self.journal.playback_started(playback.id, playback.target_uri, playback.media)
-        self._schedule_media(playback, media_seconds(playback.media_uri))
+        self._play_media(playback)
+
+    def _play_media(self, playback: Playback) -> None:
+        if media_missing(playback.media_uri):
+            # Not an HTTP error: the playback starts, then fails (as Asterisk does).
+            playback.timer = self._loop.call_soon(self._finish_playback, playback, "failed")
+        else:
+            self._schedule_media(playback, media_seconds(playback.media_uri))
 
     def _schedule_media(self, playback: Playback, seconds: float | None) -> None:
         playback.timer = None
@@ -747,7 +761,7 @@ class Pbx:
             playback.state = "continuing"
             self._playback_event(playback, "PlaybackContinuing")
             playback.state = "playing"
-            self._schedule_media(playback, media_seconds(playback.media_uri))
+            self._play_media(playback)
         else:
             self._finish_playback(playback, "done")
 

@@ -133,3 +133,15 @@ async def test_originate_straight_into_amd_reaches_the_app_only_at_stasis(ari, e
     await events.wait_for("StasisStart", "amdo-1", args=["amd", "MACHINE", "LONGGREETING-1500-1500"])
     assert await ari.request("POST", "/applications/dialer/subscription", eventSource="channel:nope") == (
         422, {"message": "Event source does not exist"})
+
+
+async def test_a_missing_sound_is_accepted_then_fails_as_events(ari, events, recording):
+    await answered(ari, events, "miss-1")
+    status, playback = await ari.request("POST", "/channels/miss-1/play", media="sound:no-such-file")
+    assert status == 201
+    failed = await events.wait_for("PlaybackFinished", None)
+    assert (failed["playback"]["id"], failed["playback"]["state"]) == (playback["id"], "failed")
+    recorded = [e["playback"]["state"] for e in recording.events
+                if e["type"].startswith("Playback") and e["playback"]["media_uri"] == "sound:no-such-file"]
+    assert recorded == ["playing", "failed"]
+    assert [e["playback"]["state"] for e in events.events if "playback" in e] == recorded
