@@ -57,11 +57,6 @@ class CallEnded(TelephonyError):
     error_id = "call-ended"
 
 
-
-class NoSuchTransfer(TelephonyError):
-    error_id = "no-such-transfer"
-
-
 class InvalidMode(TelephonyError):
     error_id = "invalid-mode"
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from realtime.health import Status
-from realtime.telephony import Conference, dial_lead
+from realtime.telephony import Conference, Supervision, dial_lead
 from realtime.telephony.ari import AriClient, EndpointUnreachable
 from realtime.telephony.ari.events import (
     ChannelDestroyed,
@@ -294,6 +294,21 @@ async def test_transfer_legs_follow_the_recorded_answer_bridge_hangup(telephony,
     assert party == [s.replace("'lead'", "'transfer'") for s in ring_and_answer] + ["ChannelEnteredBridge"] + our_hangup
     assert recorder.steps(lead.id) == (
         ring_and_answer + ["ChannelEnteredBridge", "ChannelLeftBridge", "ChannelEnteredBridge"] + our_hangup)
+
+
+async def test_supervisor_snoop_follows_the_recorded_supervisor_scenario(telephony, recorder, observed):
+    recorded = observed["supervisor"]
+    recorded_snoop = recorded.channels("snp-")[0]
+    conference = await Conference.open(telephony, "s1", "7", "PJSIP/agent101")
+    supervision = await Supervision.start(telephony, conference, "PJSIP/supervisor9", "coach", supervisor_id="u9")
+    snoop = supervision.snoop_id
+    await supervision.stop()
+    await asyncio.wait_for(supervision.ended, WAIT)
+    await conference.close()
+    expected = recorded.steps(recorded_snoop)
+    assert expected == ["StasisStart []", "ChannelEnteredBridge", "ChannelHangupRequest 32 soft",
+                        "ChannelLeftBridge", "StasisEnd"]
+    assert recorder.steps(snoop) == with_app_args(expected, "snoop")
 
 
 async def test_music_on_hold_adds_no_events_to_the_callers_leg(telephony, recorder, observed):
