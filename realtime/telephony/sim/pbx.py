@@ -83,6 +83,7 @@ class Pbx:
         self.bridges: dict[str, Bridge] = {}
         self.playbacks: dict[str, Playback] = {}
         self._sequence: dict[str, int] = {}
+        self.started_at = time.time()
 
     # ------------------------------------------------------------------ plumbing
 
@@ -909,6 +910,7 @@ class Pbx:
         self.bridges.clear()
         self.playbacks.clear()
         self._sequence.clear()
+        self.started_at = time.time()
         self.apps = Applications()
         return streams
 

@@ -7,7 +7,6 @@ import binascii
 import json
 import logging
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,6 @@ API_DOCS = Path(__file__).with_name("api-docs")
 REALM = 'Basic realm="Asterisk REST Interface"'
 PBX_KEY = web.AppKey("pbx", Pbx)
 STREAMS_KEY = web.AppKey("event_streams", set)
-STARTED_AT = time.time()
 
 
 @dataclass
@@ -99,7 +97,7 @@ def asterisk_info(pbx: Pbx, call: Call):
                   "date": "", "user": "realtime-sim"},
         "system": {"version": ASTERISK_VERSION, "entity_id": ASTERISK_ID},
         "config": {"name": "", "default_language": "en", "setid": {"user": "", "group": ""}},
-        "status": {"startup_time": ari_time(STARTED_AT), "last_reload_time": ari_time(STARTED_AT)},
+        "status": {"startup_time": ari_time(pbx.started_at), "last_reload_time": ari_time(pbx.started_at)},
     }
     only = [part for part in call.params.get("only", "").split(",") if part]
     return 200, {key: value for key, value in info.items() if not only or key in only}
