@@ -58,11 +58,16 @@ async def record_requests(request: web.Request, handler):
     return await handler(request)
 
 
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "sim_speed(speed): run the simulator's clock at this speed")
+
+
 @pytest.fixture
-async def pbx():
+async def pbx(request):
     """The simulator; ``pbx.app[WIRE]`` lists the requests it received."""
+    marker = request.node.get_closest_marker("sim_speed")
     app = create_sim_app(SimConfig(
-        user=USER, password=PASSWORD, outcomes="deterministic", speed=SPEED,
+        user=USER, password=PASSWORD, outcomes="deterministic", speed=marker.args[0] if marker else SPEED,
         amd_context=AMD_CONTEXT, control=True, seed=1))
     app[WIRE] = []
     app.middlewares.append(record_requests)
