@@ -36,6 +36,15 @@ def check_phone_query(value: str) -> str | None:
     return None if e164(value) else "must be a phone number"
 
 
+def check_custom_values(values: dict[str, Any]) -> str | None:
+    bad = sorted(
+        name for name, value in values.items()
+        if not (value is None or isinstance(value, (int, float, bool))
+                or (isinstance(value, str) and len(value) <= 2000 and "\x00" not in value))
+    )
+    return f"{', '.join(bad)}: must be text up to 2000 characters, a number, true/false or null" if bad else None
+
+
 def text(name: str, max_length: int, description: str = "") -> Field:
     return Field(name, "string", description, max_length=max_length)
 
@@ -50,7 +59,8 @@ SCHEMA = Schema("lead", (
     text("first_name", 200), text("middle_name", 200), text("last_name", 200), text("suffix", 50),
     text("email", 254), text("address", 500), text("city", 200), text("state", 100), text("zip_code", 20),
     text("country", 100),
-    Field("custom_fields", "object", "Values of the account's custom lead fields, by field name"),
+    Field("custom_fields", "object", "Values of the account's custom lead fields, by field name; "
+          "text (at most 2000 characters), numbers, true/false, or null to remove one", check=check_custom_values),
     Field("status", "string", "completed leads are not called again", enum=LeadStatus),
     Field("call_back", "boolean", "Call this lead again even after a completed call"),
     CREATED_AT,
@@ -115,16 +125,9 @@ async def update_lead(ctx: Context) -> dict[str, Any]:
 async def merge_custom(ctx: Context, current: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     known = set(await ctx.session.scalars(
         select(CustomLeadField.name).where(CustomLeadField.account_id == ctx.account_id)))
-    errors = {}
-    for name, value in given.items():
-        if name not in known:
-            errors[f"custom_fields.{name}"] = "no such custom lead field in this account"
-        elif value is not None and not isinstance(value, (str, int, float, bool)):
-            errors[f"custom_fields.{name}"] = "must be text, a number, true/false or null"
-        elif isinstance(value, str) and (len(value) > 2000 or "\x00" in value):
-            errors[f"custom_fields.{name}"] = "must be at most 2000 characters, without NUL"
-    if errors:
-        raise Invalid.fields(errors)
+    unknown = {f"custom_fields.{name}": "no such custom lead field in this account" for name in given if name not in known}
+    if unknown:
+        raise Invalid.fields(unknown)
     for name, value in given.items():
         if value is None:
             current.pop(name, None)

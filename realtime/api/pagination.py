@@ -49,10 +49,13 @@ async def paginate(
     url: URL,
     present: Callable[[Any], Awaitable[dict[str, Any]] | dict[str, Any]],
 ) -> dict[str, Any]:
-    """The collection body for ``statement`` (already filtered and ordered)."""
+    """The collection body for ``statement`` (already filtered and ordered); ``present``
+    turns each row into its answer."""
     page, limit = params["page"], params["limit"]
     total = await session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
-    rows: Sequence[Any] = (await session.scalars(statement.offset((page - 1) * limit).limit(limit))).all()
+    result = await session.execute(statement.offset((page - 1) * limit).limit(limit))
+    # One entity: the rows themselves; several (a lead and its phone): tuples.
+    rows: Sequence[Any] = result.scalars().all() if len(statement.column_descriptions) == 1 else result.all()
     resources = []
     for row in rows:
         item = present(row)
