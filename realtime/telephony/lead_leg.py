@@ -92,6 +92,8 @@ class LeadLeg(Leg):
         self.require_up()
         self.conference = conference
         await conference.add(self)
+        # The reply may come before the ChannelEnteredBridge event: whichever is first.
+        self.connected_at = self.connected_at or utcnow()
 
     async def drop_voicemail(self, media: Sequence[str] | str) -> None:
         """Play the campaign's voicemail message, then hang up when it finishes."""
@@ -172,7 +174,7 @@ class LeadLeg(Leg):
                 self.telephony.spawn(self.hangup())
         elif isinstance(event, ChannelEnteredBridge):
             if self.conference is not None and event.bridge.id == self.conference.bridge_id:
-                self.connected_at = event.timestamp or utcnow()
+                self.connected_at = self.connected_at or event.timestamp or utcnow()
 
     def _resync_answered(self, args: tuple[str, ...]) -> None:
         # Also for a lead adopted after our restart: up and not in AMD means human.

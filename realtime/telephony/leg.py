@@ -26,6 +26,7 @@ from .ari.events import (
     ChannelDestroyed,
     ChannelEnteredBridge,
     ChannelGone,
+    ChannelHangupRequest,
     ChannelLeftBridge,
     ChannelStateChange,
     Dial,
@@ -125,6 +126,7 @@ class Leg:
         self.ended: asyncio.Future[LegEnd] = loop.create_future()
         self._dialstatus = ""
         self._hung_up_by_us = False
+        self._hangup_by: EndedBy | None = None
         self._registration = telephony.client.on_channel(channel_id, self._on_event)
 
     def __repr__(self) -> str:
@@ -231,6 +233,11 @@ class Leg:
                 self.answered_at = event.timestamp or utcnow()
             self._ring()
             await self._on_stasis_start(event)
+        elif isinstance(event, ChannelHangupRequest):
+            # Ours (ARI DELETE) come soft; the far end's carry a Q.850 cause. Deciding on
+            # the first one avoids racing our own hangup() against theirs.
+            if self._hangup_by is None:
+                self._hangup_by = EndedBy.US if event.soft else EndedBy.FAR_END
         elif isinstance(event, ChannelEnteredBridge):
             self.bridge_id = event.bridge.id
         elif isinstance(event, ChannelLeftBridge):
@@ -260,7 +267,7 @@ class Leg:
             self.answered.set_result(value)
 
     def _on_destroyed(self, event: ChannelDestroyed) -> None:
-        by = EndedBy.US if self._hung_up_by_us else EndedBy.FAR_END
+        by = self._hangup_by or (EndedBy.US if self._hung_up_by_us else EndedBy.FAR_END)
         if self.answered.done():
             failure = None
         else:

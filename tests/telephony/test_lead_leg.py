@@ -106,6 +106,21 @@ async def test_machine_gets_the_voicemail_then_is_hung_up(telephony, far_end):
     assert lead.voicemail_started_at is not None
 
 
+@pytest.mark.sim_speed(1.0)  # the message lasts 1.5 s: time to hang up in the middle
+async def test_machine_hanging_up_during_the_voicemail_ends_by_the_far_end(telephony, far_end):
+    await far_end.request("POST", "outcomes", outcome="machine", ring_seconds=0)
+    lead = await dial(telephony, "+15555550163")
+    await asyncio.wait_for(lead.answered, WAIT)
+    started = telephony.client.wait_for(lambda e: isinstance(e, PlaybackStarted) and lead.id in e.channel_ids, WAIT)
+    await lead.drop_voicemail("recording:campaign-7-voicemail")
+    await started
+    await far_end.hang_up(lead.id)
+    end = await lead.wait_ended(WAIT)
+    assert (end.by, end.cause) == (EndedBy.FAR_END, 16)
+    [playback] = (await far_end.journal())["playbacks"]
+    assert playback["state"] == "failed"
+
+
 # A real-time clock: the 2 s are measured in simulated seconds, which a fast clock
 # would squeeze into a few milliseconds of a busy test machine.
 @pytest.mark.sim_speed(1.0)
