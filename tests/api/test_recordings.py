@@ -1,0 +1,66 @@
+"""/v1/recordings: audio uploads, stored per account, streamed back, guarded while in use."""
+from __future__ import annotations
+
+from realtime.api import recordings
+from tests.api import samples
+
+
+async def test_upload_describe_stream_rename_delete(any_api, tmp_path):
+    audio = samples.WAV + b"\x01\x02" * 500
+    made = await any_api.post("/v1/recordings", None, data=samples.form(audio, "audio/wav", "Sorry we missed you"))
+    account = any_api.alice.account_id
+    assert made["name"] == "Sorry we missed you"
+    assert (made["content_type"], made["size"]) == ("audio/wav", len(audio))
+    assert made["media_uri"] == f"recording:acct{account}-{made['id']}"
+    assert "audio" in [a["name"] for a in made["actions"]]
+    stored = tmp_path / "recordings" / str(account) / f"{made['id']}.wav"
+    assert stored.read_bytes() == audio
+    assert not [p for p in stored.parent.iterdir() if p.name.startswith(".upload-")]
+
+    status, body, response = await any_api.call("GET", f"/v1/recordings/{made['id']}/audio")
+    assert (status, body, response.content_type) == (200, audio, "audio/wav")
+    assert await any_api.get(f"/v1/recordings/{made['id']}") == made
+
+    renamed = await any_api.patch(f"/v1/recordings/{made['id']}", {"name": "Voicemail 2"})
+    assert renamed["name"] == "Voicemail 2"
+    await any_api.delete(f"/v1/recordings/{made['id']}")
+    assert not stored.exists()
+    status, _, _ = await any_api.call("GET", f"/v1/recordings/{made['id']}/audio")
+    assert status == 404
+
+
+async def test_the_name_defaults_to_the_file_name(api):
+    made = await api.post("/v1/recordings", None, data=samples.form(samples.WAV, "audio/mpeg", None, "greeting.mp3"))
+    assert (made["name"], made["content_type"]) == ("greeting", "audio/mpeg")
+    listed = await api.get("/v1/recordings", params={"name": "greeting"})
+    assert [r["id"] for r in listed["resources"]] == [made["id"]]
+
+
+async def test_only_audio_is_accepted(api, tmp_path):
+    status, body, _ = await api.call("POST", "/v1/recordings", data=samples.form(b"MZ\x90\x00", "application/x-msdownload"))
+    assert status == 422
+    assert body["error"]["details"]["fields"] == {"file": "must be audio (audio/*), not application/x-msdownload"}
+    status, body, _ = await api.call("POST", "/v1/recordings", json={"name": "no file"})
+    assert (status, body["error"]["id"]) == (415, "unsupported-media-type")
+    form = samples.form(samples.WAV, "audio/wav", "x" * 201)
+    status, body, _ = await api.call("POST", "/v1/recordings", data=form)
+    assert status == 422 and body["error"]["details"]["fields"] == {"name": "must be at most 200 characters"}
+    assert (await api.get("/v1/recordings"))["total"] == 0
+    assert not [p for p in (tmp_path / "recordings").rglob("*") if p.is_file()]
+
+
+async def test_uploads_over_the_size_cap_are_refused(api, monkeypatch, tmp_path):
+    monkeypatch.setattr(recordings, "MAX_BYTES", 100_000)
+    status, body, _ = await api.call("POST", "/v1/recordings", data=samples.form(b"\x00" * 100_001, "audio/wav"))
+    assert (status, body["error"]["id"]) == (413, "payload-too-large")
+    assert (await api.get("/v1/recordings"))["total"] == 0
+    assert not [p for p in (tmp_path / "recordings").rglob("*") if p.is_file()]
+
+
+async def test_a_recording_a_campaign_plays_cannot_be_deleted(api):
+    made = await samples.recording(api)
+    campaign = await samples.campaign(api, safe_harbor_recording_id=made["id"])
+    status, body, _ = await api.call("DELETE", f"/v1/recordings/{made['id']}")
+    assert (status, body["error"]["id"]) == (409, "recording-in-use")
+    await api.patch(f"/v1/campaigns/{campaign['id']}", {"safe_harbor_recording_id": None})
+    await api.delete(f"/v1/recordings/{made['id']}")
