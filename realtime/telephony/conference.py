@@ -89,7 +89,7 @@ class Conference:
                                         cause=failed.cause) from None
             await conference._attach_caller(leg)
         except BaseException:
-            await conference.close()
+            await conference._discard()
             raise
         return conference
 
@@ -104,7 +104,7 @@ class Conference:
             leg = await Leg.adopt(telephony, channel_id, conference.role(Role.CALLER))
             await conference._attach_caller(leg)
         except BaseException:
-            await conference.close()
+            await conference._discard()
             raise
         return conference
 
@@ -266,6 +266,14 @@ class Conference:
         except NoSuchBridge:
             pass
         self._closed("closed")
+
+    async def _discard(self) -> None:
+        """Undo a half-opened conference without hiding why it failed."""
+        try:
+            await self.close()
+        except AriError as exc:
+            logger.warning("conference %s not cleaned up: %s", self.bridge_id, exc)
+            self._closed("lost")
 
     async def wait_caller_gone(self, timeout: float | None = None) -> LegEnd:
         if self.caller is None:

@@ -146,10 +146,10 @@ class Leg:
         *,
         caller_id: str | None = None,
         timeout: int = 30,
-        app_args: tuple[str, ...] = (),
         **kwargs: Any,
     ) -> Leg:
-        """Dial ``endpoint`` (``timeout`` seconds of ringing) with our ``channel_id``.
+        """Dial ``endpoint`` (``timeout`` seconds of ringing) with our ``channel_id``; the
+        role goes in channel variables and in the ``StasisStart`` args.
 
         Returns at once; the outcome arrives through the futures. An endpoint Asterisk
         cannot even allocate ends the leg at once as ``unreachable``. Raises
@@ -159,7 +159,7 @@ class Leg:
         telephony.track(leg)
         try:
             await telephony.client.originate(
-                endpoint, channel_id=channel_id, app_args=(role.role.value, *app_args),
+                endpoint, channel_id=channel_id, app_args=(role.role.value,),
                 caller_id=caller_id, timeout=timeout, variables=role.variables(),
             )
         except EndpointUnreachable as exc:

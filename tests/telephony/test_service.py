@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from realtime.config import Settings
 from realtime.health import Status
 from realtime.telephony import (
@@ -18,7 +20,7 @@ from realtime.telephony import (
     dial_lead,
     start_telephony,
 )
-from realtime.telephony.ari import AriClient
+from realtime.telephony.ari import AriClient, TelephonyUnavailable
 
 WAIT = 5.0
 
@@ -146,3 +148,15 @@ async def test_a_restarted_engine_takes_its_calls_back_from_asterisk(telephony, 
         assert await engine.client.list_channels() == []
     finally:
         await engine.close()
+
+
+async def test_unreachable_asterisk_is_reported_not_hidden(unused_port):
+    telephony = await start_telephony(settings(ari_url=f"http://127.0.0.1:{unused_port()}/ari"))
+    try:
+        assert telephony.health().status is not Status.UP
+        with pytest.raises(TelephonyUnavailable):
+            await dial_lead(telephony, call_id="c1", campaign_id="1", number="+15555550101")
+        with pytest.raises(TelephonyUnavailable):
+            await Conference.open(telephony, "s1", "1", "PJSIP/agent101")
+    finally:
+        await telephony.close()
