@@ -89,6 +89,8 @@ class Transfer:
             telephony, f"transfer-{transfer_id}", endpoint, conference.role(Role.TRANSFER, transfer_id),
             caller_id=caller_id, timeout=ring_timeout)
         telephony.spawn(transfer._connect())
+        # A lead who hangs up while the party still rings leaves nothing to transfer.
+        lead.ended.add_done_callback(lambda _: transfer.connected.done() or telephony.spawn(transfer.cancel()))
         return transfer
 
     async def _connect(self) -> None:

@@ -88,3 +88,13 @@ async def test_cancelled_while_ringing(telephony, call, pbx_state):
     assert await pbx_state.members("conf-s1") == {lead.id, conference.caller.id}
     with pytest.raises(InvalidMode):
         await Transfer.start(telephony, conference, lead, "+15555550102", "blind", transfer_id="t6")
+
+
+async def test_lead_hanging_up_while_the_party_rings_cancels_the_transfer(telephony, call, pbx_state, far_end):
+    conference, lead = call
+    transfer = await Transfer.start(telephony, conference, lead, "+15555550184", "warm", transfer_id="t7")
+    await asyncio.wait_for(transfer.party.ringing, WAIT)
+    await far_end.hang_up(lead.id)
+    assert await asyncio.wait_for(transfer.ended, WAIT) is TransferEnd.CANCELLED
+    assert (await transfer.party.wait_ended(WAIT)).failure == "cancelled"
+    await conference.wait_alone(WAIT)
