@@ -36,6 +36,7 @@ RESOURCE_MODULES = (
     "households",
     "lists",
     "blocked_numbers",
+    "webhook_deliveries",
     "recordings",
     "users",
     "reports",

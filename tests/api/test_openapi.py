@@ -15,6 +15,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
 from realtime.api.app import PREFIX
+from realtime.api.lists import setup_list_imports
 from tests.api.conftest import api_app, api_settings, prepare_store
 
 logger = logging.getLogger(__name__)
@@ -87,7 +88,9 @@ def fuzz(base_url: str, auth: tuple[str, str]) -> list[str]:
 @pytest.mark.timeout(180)
 async def test_schemathesis_finds_nothing(aiohttp_server, migrated_sqlite_url, tmp_path):
     store, alice, _bob = await prepare_store(migrated_sqlite_url)
-    server = await aiohttp_server(api_app(store, api_settings(migrated_sqlite_url, tmp_path)))
+    app = api_app(store, api_settings(migrated_sqlite_url, tmp_path))
+    setup_list_imports(app)  # as the server does, so list uploads are served
+    server = await aiohttp_server(app)
     try:
         failures = await asyncio.to_thread(fuzz, str(server.make_url("")).rstrip("/"),
                                            (alice.api_key, alice.api_auth))
