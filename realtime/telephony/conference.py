@@ -12,9 +12,10 @@ import asyncio
 import dataclasses
 import logging
 import secrets
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from .ari import AriConflict, AriError, Bridge, NoSuchBridge, NoSuchChannel
+from .ari import AriConflict, AriError, Bridge, Channel, NoSuchBridge, NoSuchChannel
 from .ari.events import BridgeDestroyed, BridgeGone, ChannelEnteredBridge, ChannelLeftBridge, Event
 from .endpoints import user_endpoint
 from .errors import CallerUnreachable, CallEnded, ConferenceClosed, DialFailed
@@ -29,6 +30,12 @@ logger = logging.getLogger(__name__)
 
 def conference_bridge_id(session_id: str) -> str:
     return f"conf-{session_id}"
+
+
+def _is_party(channel: Channel) -> bool:
+    # Asterisk plays bridge music on hold (and records) through channels of its own that
+    # enter the bridge like anyone else; they are nobody the caller talks to.
+    return not channel.name.startswith(("Announcer/", "Recorder/"))
 
 
 class Conference:
@@ -126,7 +133,7 @@ class Conference:
             raise ConferenceClosed(f"conference {conference.bridge_id} is gone") from None
         conference.caller = await Leg.adopt(telephony, caller.channel.id, role,
                                             bridge_id=caller.bridge_id, label=False)
-        conference.resync(bridge)
+        conference.resync(bridge, {channel.id: channel for channel in await telephony.client.list_channels()})
         return conference
 
     async def _create_bridge(self) -> None:
@@ -223,18 +230,21 @@ class Conference:
 
     # -- events --------------------------------------------------------------------
     async def _on_event(self, event: Event) -> None:
-        if isinstance(event, ChannelEnteredBridge) and event.channel is not None:
+        if isinstance(event, (ChannelEnteredBridge, ChannelLeftBridge)):
+            if event.channel is None or not _is_party(event.channel):
+                return
+        if isinstance(event, ChannelEnteredBridge):
             self.members.add(event.channel.id)
-        elif isinstance(event, ChannelLeftBridge) and event.channel is not None:
+        elif isinstance(event, ChannelLeftBridge):
             if event.channel.id in self.members:
                 self.members.discard(event.channel.id)
                 self.telephony.spawn(self._update_moh())
         elif isinstance(event, (BridgeDestroyed, BridgeGone)):
             self._closed("lost" if isinstance(event, BridgeGone) else "destroyed")
 
-    def resync(self, bridge: Bridge) -> None:
+    def resync(self, bridge: Bridge, channels: Mapping[str, Channel]) -> None:
         """After a reconnect: members as Asterisk has them now (leave events were lost)."""
-        self.members = set(bridge.channels)
+        self.members = {cid for cid in bridge.channels if cid in channels and _is_party(channels[cid])}
         self.moh_playing = not self.caller_alone  # unknown after the gap: force a re-apply
         self.telephony.spawn(self._update_moh())
 

@@ -147,7 +147,7 @@ class Telephony:
         for conference in list(self._conferences.values()):
             bridge = bridges.get(conference.bridge_id)
             if bridge is not None:  # a vanished one gets BridgeGone from the client
-                conference.resync(bridge)
+                conference.resync(bridge, channels)
         logger.info("telephony resync: %d calls kept, %d lost", len(kept), len(lost))
         # The client sends ChannelGone to the lost legs right after this callback.
         report = Resync(tuple(kept), tuple(lost))

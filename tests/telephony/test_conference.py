@@ -8,7 +8,7 @@ import pytest
 
 from realtime.telephony import CallerUnreachable, Conference, EndedBy, InvalidEndpoint, dial_lead
 from realtime.telephony.ari import NoSuchBridge
-from realtime.telephony.ari.events import StasisStart
+from realtime.telephony.ari.events import StasisStart, decode_event
 from realtime.telephony.roles import CALL, CAMPAIGN, ROLE, SESSION
 
 WAIT = 5.0
@@ -72,4 +72,18 @@ async def test_a_left_over_bridge_of_the_same_session_is_replaced(telephony):
     await telephony.client.create_bridge("conf-s5")
     conference = await Conference.open(telephony, "s5", "camp-7", "PJSIP/agent101")
     assert list((await telephony.client.get_bridge("conf-s5")).channels) == [conference.caller.id]
+    await conference.close()
+
+
+async def test_asterisks_own_music_channel_does_not_count_as_company(telephony, pbx_state):
+    # Asterisk plays bridge MOH through an "Announcer/ARI-MOH" channel that enters the
+    # bridge; the simulator has none, so its event is fed in as Asterisk would send it.
+    conference = await Conference.open(telephony, "s6", "camp-7", "PJSIP/agent101")
+    bridge = await telephony.client.get_bridge("conf-s6")
+    announcer = {"id": "1764000000.42", "name": "Announcer/ARI-MOH-00000001;1", "state": "Up"}
+    await conference._on_event(decode_event({
+        "type": "ChannelEnteredBridge", "timestamp": "2026-11-26T14:31:50.091+0000",
+        "bridge": {"id": bridge.id, "channels": [*bridge.channels, announcer["id"]]}, "channel": announcer}))
+    assert conference.caller_alone
+    assert pbx_state.moh_playing("conf-s6")
     await conference.close()
