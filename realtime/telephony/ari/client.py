@@ -451,7 +451,10 @@ class AriClient:
         if self._session is None:
             # Two spare connections: the events websocket holds one for its lifetime.
             connector = aiohttp.TCPConnector(limit=self._max_concurrency + 2, keepalive_timeout=30)
-            self._session = aiohttp.ClientSession(headers=self._headers, connector=connector)
+            # The session timeout bounds the websocket handshake (not the open socket).
+            self._session = aiohttp.ClientSession(
+                headers=self._headers, connector=connector, timeout=self._timeout
+            )
         return self._session
 
     async def _request(
@@ -481,6 +484,7 @@ class AriClient:
                 ) from None
             except (aiohttp.ClientError, OSError) as exc:
                 raise TelephonyUnavailable(f"{method} {path}: {exc or type(exc).__name__}") from None
+        logger.debug("ARI %s %s %s -> %d", method, path, query, status)
         if status < 300:
             return json.loads(payload) if payload else None
         raise error_for_status(

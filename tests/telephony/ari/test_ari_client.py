@@ -166,6 +166,20 @@ async def test_unreachable_asterisk_is_telephony_unavailable(unused_port):
         await client.close()
 
 
+async def test_asterisk_that_accepts_but_never_answers_times_out_as_unavailable():
+    silent = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    client = AriClient(f"http://127.0.0.1:{port}/ari", "ari", "x", APP, request_timeout=0.2)
+    try:
+        with pytest.raises(TelephonyUnavailable, match="no reply within"):
+            await client.list_channels()
+        with pytest.raises(TelephonyUnavailable, match="timed out"):
+            await client.connect()
+    finally:
+        await client.close()
+        silent.close()
+
+
 async def test_unset_variable_reads_as_none(ari, client):
     ari.replies[("GET", "/channels/c1/variable")] = (404, {"message": "Provided variable was not found"})
     assert await client.get_variable("c1", "AMDSTATUS") is None
