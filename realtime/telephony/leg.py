@@ -4,7 +4,8 @@ A leg is originated into our Stasis application with a channel id we choose and 
 variables (see :mod:`.roles`). Everything Asterisk tells us about it arrives as events on
 that channel id; a leg turns them into three futures:
 
-* ``ringing`` - the far end is alerting (or answered without alerting);
+* ``ringing`` - the far end is alerting (or answered without alerting); raises
+  :class:`DialFailed` if it ended first;
 * ``answered`` - the leg is up and in our application; raises :class:`DialFailed` if it
   ended first (busy, no answer, ...);
 * ``ended`` - always resolves, with a :class:`LegEnd` saying why and who hung up.
@@ -102,7 +103,7 @@ def utcnow() -> datetime:
 
 
 def _quiet(future: asyncio.Future) -> None:
-    # A failed `answered` nobody awaited must not log "exception was never retrieved".
+    # A failed outcome nobody awaited must not log "exception was never retrieved".
     if not future.cancelled():
         future.exception()
 
@@ -121,6 +122,7 @@ class Leg:
         self.bridge_id: str | None = None
         loop = asyncio.get_running_loop()
         self.ringing: asyncio.Future[None] = loop.create_future()
+        self.ringing.add_done_callback(_quiet)
         self.answered: asyncio.Future[Any] = loop.create_future()
         self.answered.add_done_callback(_quiet)
         self.ended: asyncio.Future[LegEnd] = loop.create_future()
@@ -282,11 +284,10 @@ class Leg:
         self.ended_at = end.at
         self._registration.remove()
         self.telephony.untrack(self)
-        if not self.answered.done():
-            self.answered.set_exception(DialFailed(
-                f"{self.endpoint}: {end.failure}", reason=end.failure or LOST, cause=end.cause))
-        if not self.ringing.done():
-            self.ringing.cancel()
+        failed = DialFailed(f"{self.endpoint}: {end.failure}", reason=end.failure or LOST, cause=end.cause)
+        for future in (self.ringing, self.answered):
+            if not future.done():
+                future.set_exception(failed)
         self.ended.set_result(end)
         logger.info("%s ended: %s", self, end)
 

@@ -39,6 +39,9 @@ async def test_unanswered_lead_fails_with_the_reason(telephony, number, reason, 
     lead = await dial(telephony, number, ring_timeout=1)
     with pytest.raises(DialFailed) as failed:
         await asyncio.wait_for(lead.answered, WAIT)
+    if reason != "no-answer":  # a no-answer rang; the others never did
+        with pytest.raises(DialFailed):
+            await lead.ringing
     assert (failed.value.reason, failed.value.cause) == (reason, cause)
     end = await lead.wait_ended(WAIT)
     assert (end.failure, end.cause, end.answered) == (reason, cause, False)
