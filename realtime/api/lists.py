@@ -56,7 +56,7 @@ def setup_list_imports(app: web.Application, *, webhooks: WebhookDispatcher | No
         app[STORE],
         work_dir=Path(settings.data_dir) / "imports",
         webhooks=webhooks,
-        allow_private_urls=bool(getattr(settings, "import_allow_private_urls", False)),
+        allow_private_urls=settings.import_allow_private_urls,
     )
 
     async def stop(app: web.Application) -> None:

@@ -656,3 +656,71 @@ async def download(url: str, dest: Path, *, allow_private: bool = False, max_byt
         raise ListImportError("source-download-failed", f"cannot fetch the list: {exc}") from None
     except TimeoutError:
         raise ListImportError("source-download-failed", "fetching the list timed out") from None
+
+
+# -- background imports ------------------------------------------------------------------------
+
+class ImportRunner:
+    """Runs this process's list imports in the background, one task per list.
+
+    A list fetched from a URL is downloaded first (streamed to ``work_dir``). Stopping the
+    runner fails the imports under way, with a message saying to upload the list again.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        work_dir: Path,
+        webhooks: WebhookDispatcher | None = None,
+        allow_private_urls: bool = False,
+        region: str = DEFAULT_REGION,
+    ) -> None:
+        self.store = store
+        self.work_dir = work_dir
+        self.webhooks = webhooks
+        self.allow_private_urls = allow_private_urls
+        self.region = region
+        self._tasks: dict[int, asyncio.Task] = {}
+
+    def start(self, list_id: int, *, path: Path | None = None, url: str | None = None) -> asyncio.Task:
+        """Import a committed, queued list from a file this runner now owns (deleted after) or a URL."""
+        task = asyncio.create_task(self._run(list_id, path, url), name=f"list-import-{list_id}")
+        self._tasks[list_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(list_id, None))
+        return task
+
+    async def close(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self, list_id: int, path: Path | None, url: str | None) -> ImportProgress:
+        if path is None:
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+            path = self.work_dir / f"list-{list_id}.csv"
+        try:
+            if url is not None:
+                await download(url, path, allow_private=self.allow_private_urls)
+                await self._default_mapping(list_id, path)
+            return await import_list(self.store, list_id, path, region=self.region, webhooks=self.webhooks)
+        except ListImportError as exc:
+            return await _finish(self.store, list_id, self.webhooks, error=exc.message)
+        except asyncio.CancelledError:
+            await _finish(self.store, list_id, self.webhooks,
+                          error="the server stopped during the import; upload the list again")
+            raise
+        finally:
+            path.unlink(missing_ok=True)
+
+    async def _default_mapping(self, list_id: int, path: Path) -> None:
+        """A list fetched without a mapping gets the default one, now that its headers are known."""
+        headers = await asyncio.to_thread(read_headers, path)
+        async with self.store.transaction() as session:
+            lead_list = await session.get(LeadList, list_id)
+            if lead_list.column_mapping:
+                return
+            custom = (await session.scalars(select(CustomLeadField.name).where(
+                CustomLeadField.account_id == lead_list.account_id))).all()
+            lead_list.column_mapping = default_mapping(headers, custom)

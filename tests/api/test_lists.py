@@ -5,24 +5,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 
-import realtime.api.app
 from realtime.api.lists import setup_list_imports
 from realtime.webhooks import SIGNATURE_HEADER, WebhookDispatcher, verify_signature
-from tests.api.conftest import Api, ApiSettings, api_app, api_settings, prepare_store
+from tests.api.conftest import Api, api_app, api_settings, prepare_store
 
 CSV = "Phone,First Name,Last Name,Ward\n(212) 555-0100,Ann,Arbor,3\nnot a phone,Bob,Baker,4\n212.555.0100,Cid,Arbor,3\n"
-
-
-@dataclasses.dataclass(frozen=True)
-class ListSettings(ApiSettings):
-    import_allow_private_urls: bool = False
 
 
 @dataclasses.dataclass
@@ -52,16 +45,12 @@ async def hooks(aiohttp_server) -> Hooks:
 
 
 @pytest.fixture
-def make_list_api(aiohttp_client, tmp_path, monkeypatch):
-    monkeypatch.setattr(realtime.api.app, "RESOURCE_MODULES",
-                        (*realtime.api.app.RESOURCE_MODULES, "webhook_deliveries"))
+async def make_list_api(aiohttp_client, tmp_path):
     opened: list[Any] = []
 
     async def make(database_url: str, *, allow_private_urls: bool = False) -> Api:
         store, alice, bob = await prepare_store(database_url)
-        base = api_settings(database_url, tmp_path)
-        settings = ListSettings(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)},
-                                import_allow_private_urls=allow_private_urls)
+        settings = api_settings(database_url, tmp_path, import_allow_private_urls=allow_private_urls)
         dispatcher = WebhookDispatcher(store, timeout=5, backoff_base=0.1, poll_interval=0.5)
         await dispatcher.start()
         app = api_app(store, settings)
@@ -71,18 +60,17 @@ def make_list_api(aiohttp_client, tmp_path, monkeypatch):
 
     yield make
     for store, dispatcher in opened:
-        asyncio.get_event_loop().run_until_complete(dispatcher.close()) if False else None
+        await dispatcher.close()
+        await store.close()
 
 
 @pytest.fixture
-async def list_api(make_list_api, empty_database_url) -> AsyncIterator[Api]:
-    api = await make_list_api(empty_database_url)
-    yield api
-    await api.store.close()
+async def list_api(make_list_api, migrated_database_url) -> Api:
+    return await make_list_api(migrated_database_url)
 
 
 def form(fields: dict[str, str], csv_text: str | None = CSV) -> aiohttp.FormData:
-    data = aiohttp.FormData()
+    data = aiohttp.FormData(default_to_multipart=True)
     for name, value in fields.items():
         data.add_field(name, value)
     if csv_text is not None:
@@ -128,11 +116,11 @@ async def test_upload_imports_in_the_background_and_reports_by_webhook(list_api,
     assert (await list_api.get(f"/v1/webhook_deliveries?status=failed"))["resources"] == []
 
 
-async def test_lists_from_a_url_are_fetched_when_allowed(make_list_api, sqlite_url, hooks, aiohttp_server):
+async def test_lists_from_a_url_are_fetched_when_allowed(make_list_api, migrated_sqlite_url, hooks, aiohttp_server):
     source = web.Application()
     source.router.add_get("/november.csv", lambda request: web.Response(text=CSV))
     server = await aiohttp_server(source, host="127.0.0.1")
-    api = await make_list_api(sqlite_url, allow_private_urls=True)
+    api = await make_list_api(migrated_sqlite_url, allow_private_urls=True)
     campaign_id = await campaign(api)
     queued = await api.ok("POST", "/v1/lists", 202, json={
         "name": "From the CRM", "campaign_id": campaign_id, "webhook_url": hooks.url,
@@ -142,22 +130,20 @@ async def test_lists_from_a_url_are_fetched_when_allowed(make_list_api, sqlite_u
     assert summary["data"]["status"] == "ready" and summary["data"]["rows_imported"] == 2
     assert (await api.get(f"/v1/lists/{queued['id']}"))["column_mapping"] == {
         "Phone": "phone", "First Name": "first_name", "Last Name": "last_name"}
-    await api.store.close()
 
 
-async def test_private_and_plain_http_urls_are_refused(make_list_api, sqlite_url):
-    api = await make_list_api(sqlite_url)
+async def test_private_and_plain_http_urls_are_refused(make_list_api, migrated_sqlite_url):
+    api = await make_list_api(migrated_sqlite_url)
     campaign_id = await campaign(api)
     for url in ("http://127.0.0.1:8080/list.csv", "https://127.0.0.1/list.csv", "https://192.168.1.10/a.csv"):
         status, body, _ = await api.call("POST", "/v1/lists", json={
             "name": "x", "campaign_id": campaign_id, "source_url": url})
         assert status == 422 and body["error"]["id"] == "source-url-refused", url
     assert (await api.get("/v1/lists"))["resources"] == []
-    await api.store.close()
 
 
-async def test_bad_uploads_are_refused_with_every_reason(make_list_api, sqlite_url):
-    api = await make_list_api(sqlite_url)
+async def test_bad_uploads_are_refused_with_every_reason(make_list_api, migrated_sqlite_url):
+    api = await make_list_api(migrated_sqlite_url)
     campaign_id = await campaign(api)
     bobs = await campaign(api, as_=api.bob)
     cases = [
@@ -174,7 +160,6 @@ async def test_bad_uploads_are_refused_with_every_reason(make_list_api, sqlite_u
         status, body, _ = await api.call("POST", "/v1/lists", data=data)
         assert status == 422 and body["error"]["details"]["fields"] == fields, body
     assert (await api.get("/v1/lists"))["resources"] == []
-    await api.store.close()
 
 
 async def test_lists_belong_to_their_account_and_can_be_renamed_and_deleted(list_api, hooks):
