@@ -311,18 +311,17 @@ async def test_supervisor_snoop_follows_the_recorded_supervisor_scenario(telepho
     assert recorder.steps(snoop) == with_app_args(expected, "snoop")
 
 
-async def test_music_on_hold_adds_no_events_to_the_callers_leg(telephony, recorder, observed):
-    """Bridge music on hold was not recorded; what is known: the caller's own leg keeps
-    the recorded grammar of an answered channel in a bridge."""
-    recorded = observed["sip (needs chan_pjsip + SIPp): answer"].steps("sipanswer-4213528")
-    our_hangup = recorded[recorded.index("ChannelHangupRequest 32 soft"):]
+async def test_music_on_hold_adds_no_events_to_the_callers_leg(telephony, recorder, observed, pbx_state):
+    """Bridge music on hold was not recorded; what is known: the caller's phone (answering
+    at once, like the recorded Local/answer callee) keeps the recorded sequence of an
+    answered channel bridged and hung up by us, music or not."""
+    recorded = observed["basic"].steps("call-4166679")
     conference = await Conference.open(telephony, "s1", "7", "PJSIP/agent101")
-    assert conference.moh_playing
+    assert pbx_state.moh_playing("conf-s1")
     await conference.close()
     await conference.caller.wait_ended(WAIT)
-    assert recorder.steps(conference.caller.id) == (
-        ["Dial ''", "ChannelStateChange Up", "Dial 'ANSWER'", "ChannelVarset STASISSTATUS=''", "StasisStart ['caller']",
-         "ChannelEnteredBridge"] + our_hangup)
+    assert recorder.steps(conference.caller.id) == [
+        "StasisStart ['caller']" if step.startswith("StasisStart") else step for step in recorded]
 
 
 async def test_websocket_drop_and_reconnect_loses_nothing_of_a_quiet_call(telephony, recorder, observed, far_end):
