@@ -17,7 +17,6 @@ APP = "impactdialing"
 USER, PASSWORD = "ari", "secret"
 AMD_CONTEXT = "impactdialing-amd"
 SPEED = 50.0  # a 2 s ring takes 40 ms; AMD's 2.2 s take 44 ms
-WAIT = 5.0    # seconds any awaited outcome may take before the test fails
 AUTH = {"Authorization": aiohttp.encode_basic_auth(USER, PASSWORD)}
 
 
