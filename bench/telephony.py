@@ -1,14 +1,16 @@
 """Benchmark: the ARI client against a bare aiohttp loop, same simulator, same run.
 
-    python bench/telephony.py [--count 1000] [--live 1000] [--hold 0.5] [--speed 20] [--rounds 3]
+    python bench/telephony.py [--count 3000] [--live 1000] [--hold 2] [--speed 20] [--rounds 3]
 
 Starts the PBX simulator in a subprocess (loopback), then drives the same workload
 twice per round, once through ``AriClient`` and once through plain aiohttp requests
 and a plain websocket reader: ``--count`` calls to numbers that answer and stay
-(last two digits 00-39), at most ``--live`` calls up at a time, each hung up after
-``--hold`` seconds. Measured: originate -> StasisStart latency (p50/p99) and the
-sustained originate rate over the fixed count. The last line is the summary:
-``summary: originates_per_s=N p99_ms=N ratio_to_bare=x.xx``.
+(last two digits 00-39), at most ``--live`` calls in progress at a time, each hung up
+after ``--hold`` seconds. Measured: originate -> StasisStart latency (p50/p99), the
+sustained originate rate over the fixed count, the peak number of channels up, and
+this process's CPU per call (the client side only). Each figure is the median of
+``--rounds`` runs, run in alternating order. The last line is the summary:
+``summary: originates_per_s=N p99_ms=N ratio_to_bare=x.xx`` (ratio of originate rates).
 """
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ class Result:
     count: int
     seconds: float
     latencies: list[float]
-    peak_live: int
+    peak_up: int  # channels that existed at once (originate answered .. ChannelDestroyed seen)
     cpu_seconds: float  # of this process only: the client side, not the simulator
 
     @property
@@ -62,8 +64,8 @@ class Load:
         self.count, self.hold, self.prefix = count, hold, prefix
         self.slots = asyncio.Semaphore(live)
         self.latencies: list[float] = []
-        self.live = 0
-        self.peak_live = 0
+        self.up = 0
+        self.peak_up = 0
 
     def endpoint(self, i: int) -> str:
         return f"PJSIP/1555{i:05d}{i % 40:02d}@trunk"  # 00-39: answers after a ring, stays
@@ -72,17 +74,19 @@ class Load:
         loop = asyncio.get_running_loop()
         start, cpu = loop.time(), time.process_time()
         replies = await asyncio.gather(*(self._one(i, call) for i in range(self.count)))
-        return Result(name, self.count, max(replies) - start, self.latencies, self.peak_live,
+        return Result(name, self.count, max(replies) - start, self.latencies, self.peak_up,
                       time.process_time() - cpu)
 
     async def _one(self, i: int, call: Callable[[int, str], Awaitable[float]]) -> float:
         async with self.slots:
-            self.live += 1
-            self.peak_live = max(self.peak_live, self.live)
-            try:
-                return await call(i, f"{self.prefix}-{i}")
-            finally:
-                self.live -= 1
+            return await call(i, f"{self.prefix}-{i}")
+
+    def channel_up(self) -> None:
+        self.up += 1
+        self.peak_up = max(self.peak_up, self.up)
+
+    def channel_down(self) -> None:
+        self.up -= 1
 
 
 async def run_client(url: str, load: Load, concurrency: int) -> Result:
@@ -103,10 +107,12 @@ async def run_client(url: str, load: Load, concurrency: int) -> Result:
         started = loop.time()
         await client.originate(load.endpoint(i), channel_id=channel_id)
         replied = loop.time()
+        load.channel_up()
         load.latencies.append(await asyncio.wait_for(answered, CALL_TIMEOUT) - started)
         await asyncio.sleep(load.hold)
         await client.hangup(channel_id)
         await asyncio.wait_for(ended, CALL_TIMEOUT)
+        load.channel_down()
         registration.remove()
         return replied
 
@@ -150,6 +156,7 @@ async def run_bare(url: str, load: Load, concurrency: int) -> Result:
             await resp.read()
             resp.raise_for_status()
         replied = loop.time()
+        load.channel_up()
         load.latencies.append(await asyncio.wait_for(answer, CALL_TIMEOUT) - started)
         del answered[channel_id]
         await asyncio.sleep(load.hold)
@@ -157,6 +164,7 @@ async def run_bare(url: str, load: Load, concurrency: int) -> Result:
             await resp.read()
             resp.raise_for_status()
         await asyncio.wait_for(end, CALL_TIMEOUT)
+        load.channel_down()
         del ended[channel_id]
         return replied
 
@@ -217,12 +225,12 @@ async def main(args: argparse.Namespace) -> None:
     print(f"{args.count} calls per run, {args.live} live at most, hold {args.hold:g}s, "
           f"simulator speed {args.speed:g}, {args.concurrency} requests in flight, "
           f"median of {args.rounds} runs")
-    print(f"{'variant':<14}{'originates/s':>14}{'p50 ms':>10}{'p99 ms':>10}{'peak live':>11}"
+    print(f"{'variant':<14}{'originates/s':>14}{'p50 ms':>10}{'p99 ms':>10}{'peak up':>11}"
           f"{'cpu ms/call':>13}")
     for name in ("ari-client", "bare-aiohttp"):
         res = typical[name]
         print(f"{name:<14}{res.rate:>14.0f}{res.percentile_ms(0.50):>10.1f}"
-              f"{res.percentile_ms(0.99):>10.1f}{res.peak_live:>11}{1000 * res.cpu_seconds / res.count:>13.2f}")
+              f"{res.percentile_ms(0.99):>10.1f}{res.peak_up:>11}{1000 * res.cpu_seconds / res.count:>13.2f}")
     ours, bare = typical["ari-client"], typical["bare-aiohttp"]
     spread = [round(r.rate) for r in results["ari-client"]], [round(r.rate) for r in results["bare-aiohttp"]]
     print(f"all runs originates/s: ari-client {spread[0]}, bare-aiohttp {spread[1]}")
@@ -234,9 +242,9 @@ async def main(args: argparse.Namespace) -> None:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=1000, help="calls per run")
-    parser.add_argument("--live", type=int, default=1000, help="calls up at the same time, at most")
-    parser.add_argument("--hold", type=float, default=0.5, help="seconds each answered call is held")
+    parser.add_argument("--count", type=int, default=3000, help="calls per run")
+    parser.add_argument("--live", type=int, default=1000, help="calls in progress at the same time, at most")
+    parser.add_argument("--hold", type=float, default=2.0, help="seconds each answered call is held")
     parser.add_argument("--speed", type=float, default=20.0, help="simulator time compression")
     parser.add_argument("--concurrency", type=int, default=64, help="HTTP requests in flight, at most")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each variant; the median counts")
