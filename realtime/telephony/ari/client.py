@@ -428,7 +428,9 @@ class AriClient:
     async def _channel_action(
         self, method: str, channel_id: str, action: str, *, params: Mapping[str, Any] | None = None
     ) -> Any:
-        return await self._request(method, _path("channels", channel_id, action), params=params, not_found=NoSuchChannel)
+        return await self._request(
+            method, _path("channels", channel_id, action), params=params, not_found=NoSuchChannel
+        )
 
     async def _bridge_membership(
         self, action: str, bridge_id: str, channel_ids: str | Sequence[str], *, role: str | None = None
@@ -474,7 +476,7 @@ class AriClient:
         body = {"variables": _variables(variables)} if variables else None
         async with self._semaphore:
             try:
-                async with session.request(method, url, params=query, json=body, timeout=self._timeout) as resp:
+                async with session.request(method, url, params=query, json=body) as resp:
                     payload = await resp.read()
                     status = resp.status
                     reason = resp.reason or ""
@@ -500,11 +502,15 @@ class AriClient:
     async def _open_websocket(self) -> aiohttp.ClientWebSocketResponse:
         url = self._events_url()
         try:
-            ws = await self._http().ws_connect(url, heartbeat=_HEARTBEAT, timeout=aiohttp.ClientWSTimeout(ws_close=2.0))
+            ws = await self._http().ws_connect(
+                url, heartbeat=_HEARTBEAT, timeout=aiohttp.ClientWSTimeout(ws_close=2.0)
+            )
         except aiohttp.WSServerHandshakeError as exc:
             error = error_for_status(exc.status, exc.message or "websocket refused")
             if not isinstance(error, (AriUnauthorized, TelephonyUnavailable)):
-                error = TelephonyUnavailable(f"events websocket refused: {exc.status} {exc.message}", status=exc.status)
+                error = TelephonyUnavailable(
+                    f"events websocket refused: {exc.status} {exc.message}", status=exc.status
+                )
             raise error from None
         except asyncio.TimeoutError:
             raise TelephonyUnavailable("events websocket: connect timed out") from None
