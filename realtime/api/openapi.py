@@ -43,10 +43,16 @@ ACTIONS_SCHEMA = {
     },
 }
 RATE_HEADERS = {
-    "X-RateLimit-Limit": {"description": "Requests allowed per window", "schema": {"type": "integer"}},
-    "X-RateLimit-Remaining": {"description": "Requests left in the window", "schema": {"type": "integer"}},
-    "X-RateLimit-Reset": {"description": "Unix time when a request slot frees up", "schema": {"type": "integer"}},
+    name: {"description": text, "required": True, "schema": {"type": "integer", "minimum": 0}}
+    for name, text in (
+        ("X-RateLimit-Limit", "Requests allowed per window (per API key)"),
+        ("X-RateLimit-Remaining", "Requests left in the window"),
+        ("X-RateLimit-Reset", "Unix time (seconds) when a request slot frees up"),
+    )
 }
+
+RETRY_AFTER = {"Retry-After": {"description": "Seconds until a request will be accepted", "required": True,
+                               "schema": {"type": "integer", "minimum": 1}}}
 
 
 def item_schema_name(resource: Resource) -> str:
@@ -60,7 +66,7 @@ def build_document(resources: list[Resource], extra: list[Operation], server_url
         "responses": {
             str(status): {
                 "description": text,
-                "headers": RATE_HEADERS,
+                "headers": RATE_HEADERS | (RETRY_AFTER if status == 429 else {}),
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
             }
             for status, text in DESCRIPTIONS.items()

@@ -86,6 +86,10 @@ class Resource:
             return handler
         return register
 
+    @property
+    def singular(self) -> str:
+        return self.schema.name if self.schema is not None else self.name
+
     # The usual five, with the usual answers and errors.
     def list(self, *, filters: tuple[Field, ...] = (), summary: str | None = None, **options: Any):
         return self.operation("GET", "", name="list", summary=summary or f"List {self.name}",
@@ -94,23 +98,23 @@ class Resource:
     def create(self, *, summary: str | None = None, **options: Any):
         options.setdefault("body", self.schema)
         options.setdefault("errors", (409, 422))
-        return self.operation("POST", "", name="create", summary=summary or f"Create one of {self.name}",
+        return self.operation("POST", "", name="create", summary=summary or f"Create a {self.singular}",
                               status=201, **options)
 
     def read(self, *, summary: str | None = None, **options: Any):
-        return self.operation("GET", "/{id}", name="read", summary=summary or f"Read one of {self.name}",
+        return self.operation("GET", "/{id}", name="read", summary=summary or f"Read a {self.singular}",
                               errors=(404,), **options)
 
     def update(self, *, summary: str | None = None, **options: Any):
         options.setdefault("body", self.schema)
         options.setdefault("errors", (404, 409, 422))
         return self.operation("PATCH", "/{id}", name="update", partial=True,
-                              summary=summary or f"Change some fields of one of {self.name}", **options)
+                              summary=summary or f"Change some fields of a {self.singular}", **options)
 
     def delete(self, *, summary: str | None = None, **options: Any):
         options.setdefault("errors", (404, 409))
         return self.operation("DELETE", "/{id}", name="delete", response=NO_CONTENT, status=204,
-                              summary=summary or f"Delete one of {self.name}", **options)
+                              summary=summary or f"Delete a {self.singular}", **options)
 
     def item_path(self) -> str:
         return self.path + "/{id}"
@@ -137,7 +141,7 @@ def name_contains(column: Any, text: str) -> Any:
 
 
 def describe(model: type) -> str:
-    """"caller group" for CallerGroup: how messages name a kind of row."""
+    """How messages name a kind of row: CallerGroup -> "caller group"."""
     return re.sub(r"(?<!^)([A-Z])", r" \1", model.__name__).lower()
 
 
@@ -190,9 +194,9 @@ class Context:
         if bad:
             raise Invalid.fields(bad)
 
-    def item(self, item_id: int, values: dict[str, Any], resource: Resource | None = None) -> dict[str, Any]:
+    def item(self, item_id: int, values: dict[str, Any]) -> dict[str, Any]:
         """An item answer: its fields, its URI and its actions."""
-        resource = resource or self.operation.resource
+        resource = self.operation.resource
         path = resource.item_path().replace("{id}", str(item_id))
         return {**values, "uri": self.uri(path), "actions": resource.actions(self.base, item_id)}
 

@@ -13,7 +13,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from realtime.api.errors import BadRequest, Invalid
@@ -100,6 +100,8 @@ class Field:
                 schema["enum"] = [*schema["enum"], None]
         if self.description:
             schema["description"] = self.description
+        if self.default is not None:
+            schema["default"] = self.default
         if self.read_only:
             schema["readOnly"] = True
         if self.write_only:
