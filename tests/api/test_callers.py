@@ -1,6 +1,8 @@
 """/v1/callers: web and phones-only callers, PINs, passwords, usernames."""
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 
 from realtime.store.models import Caller
@@ -88,3 +90,17 @@ async def test_joining_a_group_takes_its_campaign_and_filters(api):
     assert await ids(campaign_id=str(campaign["id"])) == [grouped["id"]]
     assert await ids(active="false") == [loner["id"]]
     assert await ids(username=loner["username"]) == [loner["id"]]
+
+
+async def test_simultaneous_creates_of_one_username_make_one_caller(any_api):
+    body = {"username": "twin", "password": "long enough"}
+    results = await asyncio.gather(*(any_api.call("POST", "/v1/callers", json=body) for _ in range(4)))
+    assert sorted(status for status, _, _ in results) == [201, 409, 409, 409]
+    listed = await any_api.get("/v1/callers", params={"username": "twin"})
+    assert listed["total"] == 1
+
+
+async def test_simultaneous_writes_all_land(any_api):
+    results = await asyncio.gather(*(samples.caller(any_api) for _ in range(6)))
+    assert len({caller["pin"] for caller in results}) == 6
+    assert (await any_api.get("/v1/callers"))["total"] == 6
