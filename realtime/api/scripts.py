@@ -105,15 +105,16 @@ class Merge:
         self.errors: dict[str, str] = {}
         self.removed: dict[type, list[int]] = {}
 
-    def rows(self, path: str, existing: list[Any], wanted: list[dict[str, Any]],
-             make: Callable[[dict[str, Any]], Any], fill: Callable[[Any, dict[str, Any], str], None]) -> list[Any]:
+    def rows(self, path: str, model: type, existing: list[Any], wanted: list[dict[str, Any]],
+             fill: Callable[[Any, dict[str, Any], str], None]) -> list[Any]:
+        """``wanted`` as rows, in order: existing ones by id, new ones made; the rest is removed."""
         by_id = {row.id: row for row in existing}
         rows = []
         for i, values in enumerate(wanted):
             values = dict(values)
             part_id = values.pop("id", None)
             if part_id is None:
-                row = make(values)
+                row = model()
             elif part_id in by_id:
                 row = by_id.pop(part_id)
             else:
@@ -124,20 +125,20 @@ class Merge:
                 row.position = i
             rows.append(row)
         for row in by_id.values():
-            self.removed.setdefault(type(row), []).append(row.id)
+            self.removed.setdefault(model, []).append(row.id)
         return rows
 
 
-def _set(row: Any, values: dict[str, Any], _path: str) -> None:
+def _set(row: Any, values: dict[str, Any], _path: str = "") -> None:
     for name, value in values.items():
         setattr(row, name, value)
 
 
-def _transfer_values(values: dict[str, Any]) -> dict[str, Any]:
+def _set_transfer(transfer: Transfer, values: dict[str, Any], _path: str) -> None:
     if "phone" in values:
         values["phone"] = phonenumbers.format_number(phonenumbers.parse(values["phone"], "US"),
                                                      phonenumbers.PhoneNumberFormat.E164)
-    return values
+    _set(transfer, values)
 
 
 async def apply(ctx: Context, script: Script, values: dict[str, Any]) -> None:
@@ -145,33 +146,27 @@ async def apply(ctx: Context, script: Script, values: dict[str, Any]) -> None:
 
     def fill_question(question: Question, values: dict[str, Any], path: str) -> None:
         responses = values.pop("responses", None)
-        _set(question, values, path)
+        _set(question, values)
         if responses is None:
             return
         digits = [r.get("keypad") for r in responses if r.get("keypad") is not None]
         for i, response in enumerate(responses):
             if response.get("keypad") is not None and digits.count(response["keypad"]) > 1:
                 merge.errors[f"{path}.responses[{i}].keypad"] = "another response of this question has this digit"
-        question.responses = merge.rows(f"{path}.responses", list(question.responses) if question.id else [],
-                                        responses, lambda v: PossibleResponse(), _set)
+        question.responses = merge.rows(f"{path}.responses", PossibleResponse, list(question.responses),
+                                        responses, _set)
 
-    nested = {
-        "texts": (TEXT, lambda v: ScriptText(), _set),
-        "questions": (QUESTION, lambda v: Question(responses=[]), fill_question),
-        "notes": (NOTE, lambda v: Note(), _set),
-        "transfers": (TRANSFER, lambda v: Transfer(), lambda row, v, p: _set(row, _transfer_values(v), p)),
+    nested = {"texts": (ScriptText, _set), "questions": (Question, fill_question), "notes": (Note, _set),
+              "transfers": (Transfer, _set_transfer)}
+    rows = {
+        name: merge.rows(name, model, list(getattr(script, name)), values.pop(name), fill)
+        for name, (model, fill) in nested.items() if name in values
     }
-    rows = {}
-    for name, (_schema, make, fill) in nested.items():
-        if name in values:
-            rows[name] = merge.rows(name, list(getattr(script, name)), values.pop(name), make, fill)
     if merge.errors:
         raise Invalid.fields(merge.errors)
     await refuse_answered(ctx, merge.removed)
-    for name, value in values.items():
-        setattr(script, name, value)
-    for name, value in rows.items():
-        setattr(script, name, value)
+    _set(script, values)
+    _set(script, rows)
 
 
 async def refuse_answered(ctx: Context, removed: dict[type, list[int]]) -> None:
