@@ -314,13 +314,13 @@ def floors() -> list[FloorSpec]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hours", type=float, default=1.0,
+    parser.add_argument("--hours", type=float, default=0.5,
                         help="simulated hours on a 200-caller floor; smaller floors run longer for as many calls")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--callers", type=int, nargs="*", help="only floors with these caller counts")
     args = parser.parse_args(argv)
     specs = [s for s in floors() if not args.callers or s.callers in args.callers]
-    hours = {spec: args.hours * min(8.0, 200 / spec.callers) for spec in specs}
+    hours = {spec: args.hours * min(4.0, 200 / spec.callers) for spec in specs}
     work = [(spec, name, hours[spec]) for spec in specs for name in POLICIES]
     work.sort(key=lambda w: -w[0].callers)  # the big floors first, so the pool ends together
     with multiprocessing.Pool(args.jobs) as pool:

@@ -87,12 +87,14 @@ class Samples:
         self._prior = sorted(prior)
         self._recent: collections.deque[float] = collections.deque(maxlen=size)
         self._sorted: list[float] = []
+        self._mean: float | None = None
 
     def add(self, value: float) -> None:
         if len(self._recent) == self._recent.maxlen:
             del self._sorted[bisect.bisect_left(self._sorted, self._recent[0])]
         self._recent.append(value)
         bisect.insort(self._sorted, value)
+        self._mean = None
 
     @property
     def values(self) -> list[float]:
@@ -107,8 +109,10 @@ class Samples:
         return bisect.bisect_right(values, x) / len(values)
 
     def mean(self) -> float:
-        values = self.values
-        return sum(values) / len(values)
+        if self._mean is None:
+            values = self.values
+            self._mean = sum(values) / len(values)
+        return self._mean
 
     def quantile(self, q: float) -> float:
         values = self.values
@@ -219,7 +223,7 @@ class PacingController:
         self.estimates = FloorEstimates(limits.line_lifetime)
         self.decisions: collections.deque[PacingDecision] = collections.deque(maxlen=keep)
         lifetime = limits.line_lifetime
-        self.checkpoints = tuple(t for t in (2, 4, 6, 8, 11, 14, 18, 23, 30) if t < lifetime) + (lifetime,)
+        self.checkpoints = tuple(t for t in (2, 5, 8, 12, 17, 24) if t < lifetime) + (lifetime,)
 
     def observe_line(self, outcome: LineOutcome, dialled_at: float, resolved_at: float) -> None:
         """A line needed a caller (``human``) or ended without one, ``resolved_at``."""
@@ -299,6 +303,8 @@ class Floor:
 
     ``lines``: per ringing line, P(needs a caller by each checkpoint) and P(ever);
     ``busy``: per busy caller, P(free by each checkpoint); plus the callers waiting now.
+    Poisson-binomial counts are approximated by the binomial of the same mean and variance
+    (close for sums of many probabilities), or on large floors by the normal.
     """
 
     EXACT_UP_TO = 60.0  # callers + expected answers: beyond, the normal approximation
@@ -307,60 +313,55 @@ class Floor:
         self, points: int, lines: Sequence[Sequence[float]], waiting: int, busy: Sequence[Sequence[float]],
     ) -> None:
         self.points = points
-        self.humans = sum(p[-1] for p in lines)
-        self.answers = [sum(p[k] for p in lines) for k in range(points)]
-        self.answers_var = [sum(p[k] * (1 - p[k]) for p in lines) for k in range(points)]
-        self.free = [waiting + sum(f[k] for f in busy) for k in range(points)]
-        self.free_var = [sum(f[k] * (1 - f[k]) for f in busy) for k in range(points)]
+        line_groups = collections.Counter(lines)  # lines of the same age share one profile
+        caller_groups = collections.Counter(busy)
+        self.humans = sum(p[-1] * m for p, m in line_groups.items())
+        self.answers = [sum(p[k] * m for p, m in line_groups.items()) for k in range(points)]
+        self.answers_var = [sum(p[k] * (1 - p[k]) * m for p, m in line_groups.items()) for k in range(points)]
+        free = [sum(f[k] * m for f, m in caller_groups.items()) for k in range(points)]
+        self.free_var = [sum(f[k] * (1 - f[k]) * m for f, m in caller_groups.items()) for k in range(points)]
+        self.free = [waiting + f for f in free]
         self.exact = waiting + len(busy) + self.humans <= self.EXACT_UP_TO
         if self.exact:
-            self._pmf_a = [_poisson_binomial(p[k] for p in lines) for k in range(points)]
-            self._shortfall = [
-                Shortfall([0.0] * waiting + _poisson_binomial(f[k] for f in busy)) for k in range(points)
-            ]
+            self._shortfall = [Shortfall([0.0] * waiting + _binomial_like(free[k], self.free_var[k]))
+                               for k in range(points)]
 
-    def most_lines(self, new: Sequence[float], target: float, room: int) -> tuple[int, float]:
-        """The most new lines (≤ room), each with profile ``new``, whose expected abandon
-        ratio stays ≤ target; and that ratio."""
-        if self.exact:
-            pmfs, n = self._pmf_a, 0
-            ratio = self._exact_ratio(pmfs, self.humans)
-            while n < room and new[-1] > 0:
-                more = [_add_bernoulli(pmf, p) for pmf, p in zip(pmfs, new)]
-                more_ratio = self._exact_ratio(more, self.humans + (n + 1) * new[-1])
-                if more_ratio > target:
-                    break
-                pmfs, n, ratio = more, n + 1, more_ratio
-            return n, ratio
-        if new[-1] <= 0 or self._normal_ratio(new, 1) > target:
-            return 0, self._normal_ratio(new, 0)
-        low, high = 1, room  # the ratio grows with n: bisect for the last n within target
-        if self._normal_ratio(new, high) <= target:
-            return high, self._normal_ratio(new, high)
-        while high - low > 1:
-            mid = (low + high) // 2
-            if self._normal_ratio(new, mid) <= target:
-                low = mid
-            else:
-                high = mid
-        return low, self._normal_ratio(new, low)
-
-    def _exact_ratio(self, pmfs: list[list[float]], humans: float) -> float:
-        if humans <= 1e-9:
-            return 0.0
-        return max(shortfall.expected(pmf) for shortfall, pmf in zip(self._shortfall, pmfs)) / humans
-
-    def _normal_ratio(self, new: Sequence[float], n: int) -> float:
+    def ratio(self, new: Sequence[float], n: int) -> float:
+        """Expected abandons ÷ expected human answers with ``n`` more lines of profile ``new``."""
         humans = self.humans + n * new[-1]
         if humans <= 1e-9:
             return 0.0
         worst = 0.0
         for k in range(self.points):
             p = new[k]
-            mu = self.answers[k] + n * p - self.free[k]
-            sigma = math.sqrt(self.answers_var[k] + n * p * (1 - p) + self.free_var[k]) or 1e-9
-            worst = max(worst, sigma * _phi(mu / sigma) + mu * _big_phi(mu / sigma))
+            mean_a = self.answers[k] + n * p
+            var_a = self.answers_var[k] + n * p * (1 - p)
+            if self.exact:
+                abandons = self._shortfall[k].expected(_binomial_like(mean_a, var_a))
+            else:
+                mu = mean_a - self.free[k]
+                sigma = math.sqrt(var_a + self.free_var[k]) or 1e-9
+                abandons = sigma * _phi(mu / sigma) + mu * _big_phi(mu / sigma)
+            worst = max(worst, abandons)
         return worst / humans
+
+    def most_lines(self, new: Sequence[float], target: float, room: int) -> tuple[int, float]:
+        """The most new lines (≤ room) whose expected abandon ratio stays ≤ target, and that ratio."""
+        if room <= 0 or new[-1] <= 0 or self.ratio(new, 1) > target:
+            return 0, self.ratio(new, 0)
+        low, high = 1, 2  # the ratio grows with n: gallop, then bisect for the last n within target
+        while high < room and self.ratio(new, high) <= target:
+            low, high = high, high * 2
+        high = min(high, room)
+        if self.ratio(new, high) <= target:
+            return high, self.ratio(new, high)
+        while high - low > 1:
+            mid = (low + high) // 2
+            if self.ratio(new, mid) <= target:
+                low = mid
+            else:
+                high = mid
+        return low, self.ratio(new, low)
 
 
 class Shortfall:
@@ -380,24 +381,27 @@ class Shortfall:
         return sum(q * g[a] for a, q in enumerate(pmf_a))
 
 
-def _poisson_binomial(probabilities: Iterable[float]) -> list[float]:
-    pmf = [1.0]
-    for p in probabilities:
-        pmf = _add_bernoulli(pmf, p)
-    return pmf
-
-
-def _add_bernoulli(pmf: list[float], p: float) -> list[float]:
-    if p <= 0:
+def _binomial_like(mean: float, var: float) -> list[float]:
+    """The pmf of a count with this mean and variance (a sum of independent Bernoullis):
+    the binomial that matches both, or the Poisson when the variance is the mean."""
+    if mean <= 1e-12:
+        return [1.0]
+    top = int(mean + 10 * math.sqrt(var) + 10)
+    p = 1 - var / mean
+    if p < 1e-6:  # many small probabilities: Poisson
+        pmf = [math.exp(-mean)]
+        for k in range(top):
+            pmf.append(pmf[-1] * mean / (k + 1))
         return pmf
-    q = 1 - p
-    out = [x * q for x in pmf] + [0.0]
-    for k, x in enumerate(pmf):
-        out[k + 1] += x * p
-    # Trim the negligible tail so long runs of lines stay cheap.
-    while len(out) > 1 and out[-1] < 1e-12:
-        out.pop()
-    return out
+    n = max(1, round(mean / p))
+    p = min(1.0, mean / n)
+    if p >= 1.0:
+        return [0.0] * n + [1.0]
+    odds = p / (1 - p)
+    pmf = [(1 - p) ** n]
+    for k in range(min(n, top)):
+        pmf.append(pmf[-1] * (n - k) / (k + 1) * odds)
+    return pmf
 
 
 def _phi(z: float) -> float:

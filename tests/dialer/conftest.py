@@ -118,3 +118,72 @@ async def floor(shared_store: Store) -> Floor:
         account = Account(name="Acme", api_key=f"key-{n}", api_secret="secret")
         session.add(account)
     return Floor(store, account.id)
+
+
+# -- telephony: the built-in simulator over real HTTP and websockets ----------------------
+SIM_SPEED = 50.0  # simulated seconds per real second: a 2 s ring takes 40 ms
+SIM_USER, SIM_PASSWORD, SIM_APP = "ari", "secret", "impactdialing"
+
+
+class Simulator:
+    """The running simulator and its control API (its journal has its own timestamps)."""
+
+    def __init__(self, running) -> None:
+        self.running = running
+        self.root = running.url.removesuffix("/ari")
+
+    async def journal(self) -> dict:
+        import aiohttp
+
+        headers = {"Authorization": aiohttp.encode_basic_auth(SIM_USER, SIM_PASSWORD)}
+        async with aiohttp.ClientSession(headers=headers) as http:
+            async with http.get(f"{self.root}/_sim/journal") as resp:
+                assert resp.status == 200, await resp.text()
+                return await resp.json()
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[Simulator]:
+    from realtime.telephony.sim.config import SimConfig
+    from realtime.telephony.sim.server import start_simulator
+
+    running = await start_simulator(SimConfig(
+        user=SIM_USER, password=SIM_PASSWORD, outcomes="deterministic", speed=SIM_SPEED, control=True, seed=1,
+    ))
+    try:
+        yield Simulator(running)
+    finally:
+        await running.close()
+
+
+@pytest.fixture
+async def telephony(simulator: Simulator):
+    from realtime.telephony import Telephony
+    from realtime.telephony.ari import AriClient
+
+    client = AriClient(simulator.running.url, SIM_USER, SIM_PASSWORD, SIM_APP, request_timeout=5.0)
+    await client.connect()
+    telephony = Telephony(client, dial_template="PJSIP/{number}@trunk")
+    try:
+        yield telephony
+    finally:
+        await telephony.close()
+
+
+async def caller_sessions(floor: Floor, campaign: Campaign, count: int) -> list[int]:
+    """Logged-in caller sessions (rows the call attempts point at)."""
+    from realtime.store.models import Caller, CallerSession
+
+    async with floor.store.transaction() as session:
+        rows = []
+        for n in range(count):
+            caller = Caller(account_id=floor.account_id, username=f"caller{n}-{campaign.id}",
+                            pin=f"{campaign.id:04d}{n:02d}", campaign_id=campaign.id)
+            session.add(caller)
+            await session.flush()
+            row = CallerSession(account_id=floor.account_id, caller_id=caller.id, campaign_id=campaign.id,
+                                started_at=dt.datetime.now(dt.timezone.utc))
+            session.add(row)
+            rows.append(row)
+        await session.flush()
+        return [row.id for row in rows]

@@ -1,0 +1,504 @@
+"""The dialer of one campaign on one engine: callers in, lines out, answered calls handed over.
+
+The caller flow drives it with a small interface and implements :class:`CallerPort`::
+
+    dialer = CampaignDialer(campaign_id, queue=queue, telephony=telephony, port=port,
+                            engine_id="engine-1")
+    await dialer.start()
+    dialer.caller_free(session_id)            # in the conference, waiting for a call
+    ...                                       # port.connect(session_id, call) -> bool
+    await dialer.wrap_up(call.call_id, retry=False)   # results saved: the household's fate
+    dialer.caller_free(session_id)            # ready for the next one
+
+Preview is pulled by the caller (``preview`` / ``dial_preview`` / ``skip_preview``); power
+and predictive dial from a tick loop, woken at once when a caller becomes free. A
+human-answered line goes to the caller who has waited longest; with nobody free it is
+abandoned legally (the safe-harbor message at once, then hang-up). Live lines are the
+telephony legs themselves, never a counter.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import datetime as dt
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Protocol
+
+from realtime.dialer.abandonment import abandonment
+from realtime.dialer.calling_hours import CallingHours
+from realtime.dialer.pacing import BusyCaller, FloorSnapshot, LineOutcome, PacingController, PacingLimits
+from realtime.dialer.queue import DialQueue, DialRefused, ReservedHousehold
+from realtime.store.models import CallStatus, Campaign, DialerMode, HouseholdStatus, Recording
+from realtime.store.types import utcnow
+from realtime.telephony import DialFailed, LeadLeg, TelephonyError, Verdict, dial_lead
+from realtime.telephony.ari import AriError
+
+logger = logging.getLogger(__name__)
+
+# Why an unanswered line failed (telephony's words) -> the call's outcome.
+FAILURES = {"busy": CallStatus.BUSY, "no-answer": CallStatus.NO_ANSWER, "cancelled": CallStatus.NO_ANSWER,
+            "lost": CallStatus.NO_ANSWER}  # everything else (congestion, unreachable...) is FAILED
+REFRESH_SECONDS = 30.0  # how often the campaign's settings are read again
+
+
+class DialerError(Exception):
+    def __init__(self, error_id: str, message: str) -> None:
+        super().__init__(message)
+        self.error_id = error_id
+
+
+class CallerPort(Protocol):
+    """What the caller flow does for the dialer."""
+
+    async def connect(self, session_id: int, call: LiveCall) -> bool:
+        """Put the answered lead into the caller's conference; False if the caller cannot
+        take it after all (the dialer then tries the next caller, or abandons)."""
+
+    async def calling_window(self, campaign_id: int, closes_at: dt.datetime | None,
+                             opens_at: dt.datetime | None) -> None:
+        """The calling window opened (``closes_at`` says until when) or closed
+        (``opens_at`` says when it opens next, None if never): tell the callers."""
+
+
+@dataclasses.dataclass(eq=False)
+class LiveCall:
+    call_id: str
+    attempt_id: int
+    household: ReservedHousehold
+    dialled_at: float  # the dialer's clock
+    leg: LeadLeg | None = None
+    session_id: int | None = None  # the caller it is (or, in preview, will be) for
+    verdict: Verdict | None = None
+    routed: bool = False  # answered and handed over, or resolved: no longer needs a caller
+    outcome: CallStatus | None = None
+    done: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+
+    @property
+    def lead_id(self) -> int | None:
+        return self.household.leads[0].id if self.household.leads else None
+
+
+class CampaignDialer:
+    def __init__(
+        self,
+        campaign_id: int,
+        *,
+        queue: DialQueue,
+        telephony,
+        port: CallerPort,
+        engine_id: str,
+        tick_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.campaign_id = campaign_id
+        self.queue = queue
+        self.telephony = telephony
+        self.port = port
+        self.holder = f"{engine_id}:campaign-{campaign_id}"
+        self.tick_seconds = tick_seconds
+        self.clock = clock
+        self.campaign: Campaign | None = None
+        self.pacer: PacingController | None = None
+        self.calls: dict[str, LiveCall] = {}
+        self._waiting: collections.OrderedDict[int, float] = collections.OrderedDict()
+        self._busy: dict[int, tuple[bool, float]] = {}  # session -> (wrapping up, since)
+        self._previews: dict[int, ReservedHousehold] = {}
+        self._reserved: set[int] = set()  # households reserved for a line, not yet dialled
+        self._listeners: list[Callable[[LiveCall], object]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._loaded_at = -REFRESH_SECONDS
+        self._window_open: bool | None = None
+        self._abandonment = (0, 0, 0, 0)
+        self._abandonment_at = -REFRESH_SECONDS
+
+    # -- lifecycle -----------------------------------------------------------------
+    async def start(self) -> None:
+        await self._load()
+        # Lines this engine reserved before a restart were never dialled: give them back.
+        await self.queue.release(holder=self.holder)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"dialer-{self.campaign_id}")
+
+    async def stop(self, *, grace: float = 5.0) -> None:
+        """Stop dialling, hang up the lines still live and put their outcomes on record."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        for call in list(self.calls.values()):
+            if call.leg is not None and not call.done.is_set():
+                await call.leg.hangup()
+        # Cancelling a task in the middle of a transaction could leave the store locked:
+        # let the calls finish recording first.
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for session_id in list(self._previews):
+            await self._release_preview(session_id)
+        await self.queue.release(holder=self.holder)
+
+    @property
+    def mode(self) -> DialerMode:
+        assert self.campaign is not None, "start() the dialer first"
+        return self.campaign.dialer_mode
+
+    # -- callers -------------------------------------------------------------------
+    def caller_free(self, session_id: int) -> None:
+        """The caller waits for a call (after log-in, or after wrap-up)."""
+        now = self.clock()
+        state = self._busy.pop(session_id, None)
+        if state is not None and state[0] and self.pacer is not None:
+            self.pacer.observe_wrap_up(now - state[1])
+        if session_id not in self._waiting:
+            self._waiting[session_id] = now
+        self._wake.set()
+
+    def caller_busy(self, session_id: int, *, wrapping_up: bool = False) -> None:
+        """The caller cannot take a call: on one, or (``wrapping_up``) saving its results."""
+        self._waiting.pop(session_id, None)
+        self._busy[session_id] = (wrapping_up, self.clock())
+
+    async def caller_gone(self, session_id: int) -> None:
+        """The caller logged out or vanished: forget them and return what they held."""
+        self._waiting.pop(session_id, None)
+        self._busy.pop(session_id, None)
+        await self._release_preview(session_id)
+
+    @property
+    def waiting_callers(self) -> list[int]:
+        """Free callers, longest-waiting first."""
+        return list(self._waiting)
+
+    # -- preview ---------------------------------------------------------------------
+    async def preview(self, session_id: int) -> ReservedHousehold | None:
+        """The household this caller sees before dialling (the same one until dialled or
+        skipped); None when nothing is left to call or calling hours are over."""
+        if session_id in self._previews:
+            return self._previews[session_id]
+        [household] = await self.queue.reserve(self.campaign_id, holder=self._preview_holder(session_id)) or [None]
+        if household is not None:
+            self._previews[session_id] = household
+        return household
+
+    async def dial_preview(self, session_id: int) -> LiveCall:
+        """Dial the caller's previewed household; the answer goes to that caller.
+        Raises :class:`DialerError` (``nothing-to-dial``) or the queue's refusal
+        (``outside-calling-hours``, ``number-blocked``...), after which it is released."""
+        household = self._previews.pop(session_id, None)
+        if household is None:
+            raise DialerError("nothing-to-dial", "no household is previewed for this caller")
+        self.caller_busy(session_id)
+        try:
+            call = await self._dial(household, self._preview_holder(session_id), session_id=session_id)
+        except DialRefused:
+            await self.queue.release(holder=self._preview_holder(session_id))
+            self.caller_free(session_id)
+            raise
+        return call
+
+    async def skip_preview(self, session_id: int) -> None:
+        """The caller skipped the previewed household: it comes back after the recycle interval."""
+        household = self._previews.pop(session_id, None)
+        if household is not None:
+            await self.queue.skip(household.id, holder=self._preview_holder(session_id),
+                                  caller_session_id=session_id)
+
+    async def _release_preview(self, session_id: int) -> None:
+        if self._previews.pop(session_id, None) is not None:
+            await self.queue.release(holder=self._preview_holder(session_id))
+
+    def _preview_holder(self, session_id: int) -> str:
+        return f"{self.holder}:session-{session_id}"
+
+    def on_outcome(self, listener: Callable[[LiveCall], object]) -> None:
+        """``listener(call)`` once a call's outcome is known (for a connected call: when
+        the lead hangs up; the household's fate then waits for :meth:`wrap_up`)."""
+        self._listeners.append(listener)
+
+    def _announce(self, call: LiveCall) -> None:
+        for listener in self._listeners:
+            try:
+                listener(call)
+            except Exception:
+                logger.exception("campaign %s: outcome listener failed", self.campaign_id)
+
+    # -- results ---------------------------------------------------------------------
+    async def wrap_up(self, call_id: str, *, retry: bool = False,
+                      completed_lead_ids: list[int] | None = None) -> HouseholdStatus:
+        """The caller saved the results of a connected call: settle its household."""
+        call = self.calls.get(call_id)
+        if call is None:
+            raise DialerError("no-such-call", f"no call {call_id} is waiting for results")
+        await call.done.wait()  # the lead has hung up and the call is on record
+        del self.calls[call_id]
+        return await self.queue.record_outcome(
+            call.attempt_id, CallStatus.COMPLETED, retry=retry, completed_lead_ids=completed_lead_ids)
+
+    # -- the tick loop -------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                logger.exception("campaign %s: dialer tick failed", self.campaign_id)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.tick_seconds)
+            except TimeoutError:
+                pass
+
+    async def tick(self) -> int:
+        """Decide and dial this tick's lines; returns how many were dialled."""
+        now = self.clock()
+        if now - self._loaded_at >= REFRESH_SECONDS:
+            await self._load()
+        campaign = self.campaign
+        assert campaign is not None and self.pacer is not None
+        if not await self._window() or campaign.dialer_mode is DialerMode.PREVIEW or not campaign.active:
+            return 0
+        unrouted = len(self._reserved) + sum(1 for call in self.calls.values() if not call.routed)
+        if campaign.dialer_mode is DialerMode.POWER:
+            wanted = len(self._waiting) - unrouted
+        else:
+            wanted = self.pacer.decide(await self._snapshot(now), now).lines_to_dial
+        live = len(self._reserved) + sum(1 for call in self.calls.values() if not call.done.is_set())
+        count = min(wanted, campaign.max_lines - live)
+        if count <= 0:
+            return 0
+        households = await self.queue.reserve(self.campaign_id, holder=self.holder, count=count)
+        for household in households:
+            self._reserved.add(household.id)
+            self._spawn(self._dial_line(household))
+        return len(households)
+
+    async def _snapshot(self, now: float) -> FloorSnapshot:
+        if now - self._abandonment_at >= 2.0:
+            report = await abandonment(self.queue.store, self.campaign_id)
+            self._abandonment = (report.last_30_days.abandoned, report.last_30_days.human_answered,
+                                 report.last_24_hours.abandoned, report.last_24_hours.human_answered)
+            self._abandonment_at = now
+        abandoned_30d, human_30d, abandoned_24h, human_24h = self._abandonment
+        return FloorSnapshot(
+            waiting_callers=len(self._waiting),
+            busy_callers=[BusyCaller(wrapping, now - since) for wrapping, since in self._busy.values()],
+            lines=[now - call.dialled_at for call in self.calls.values() if not call.routed],
+            abandoned_30d=abandoned_30d, human_30d=human_30d,
+            abandoned_24h=abandoned_24h, human_24h=human_24h,
+        )
+
+    async def _load(self) -> None:
+        self.campaign = campaign = await self.queue.campaign(self.campaign_id)
+        limits = PacingLimits(
+            abandon_limit=float(campaign.acceptable_abandon_rate), max_lines=campaign.max_lines,
+            line_lifetime=campaign.ring_timeout_seconds + (10.0 if campaign.use_amd else 5.0),
+        )
+        if self.pacer is None:
+            self.pacer = PacingController(limits)
+        else:
+            self.pacer.limits = limits
+        async with self.queue.store.sessions() as session:
+            self._voicemail = await _media(session, campaign.voicemail_recording_id)
+            self._safe_harbor = await _media(session, campaign.safe_harbor_recording_id) or default_safe_harbor(campaign)
+        self._loaded_at = self.clock()
+
+    async def _window(self) -> bool:
+        """Whether calling hours are open now; tells the callers when that changes."""
+        hours = CallingHours.of(self.campaign)
+        now = utcnow()
+        is_open = hours.is_open(now)
+        if is_open != self._window_open:
+            self._window_open = is_open
+            try:
+                await self.port.calling_window(self.campaign_id, hours.closes_at(now), hours.opens_at(now))
+            except Exception:
+                logger.exception("campaign %s: telling callers about calling hours failed", self.campaign_id)
+        return is_open
+
+    # -- one line --------------------------------------------------------------------
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _dial_line(self, household: ReservedHousehold) -> None:
+        try:
+            await self._dial(household, self.holder, reserved=True)
+        except DialRefused as refused:
+            logger.info("campaign %s: %s not dialled (%s)", self.campaign_id, household.phone, refused.error_id)
+            await self.queue.release(holder=self.holder, household_ids=[household.id])
+        except DialerError:
+            pass  # logged, and on record as the attempt's outcome
+        except Exception:
+            logger.exception("campaign %s: dialling %s failed", self.campaign_id, household.phone)
+        finally:
+            self._reserved.discard(household.id)
+
+    async def _dial(self, household: ReservedHousehold, holder: str, *, session_id: int | None = None,
+                    reserved: bool = False) -> LiveCall:
+        campaign = self.campaign
+        assert campaign is not None
+        call_id = uuid.uuid4().hex[:16]
+        attempt_id = await self.queue.start_call(
+            household.id, holder=holder, dialer_mode=campaign.dialer_mode.value, channel_id=f"lead-{call_id}",
+            lead_id=household.leads[0].id if household.leads else None, caller_session_id=session_id,
+        )
+        call = LiveCall(call_id, attempt_id, household, self.clock(), session_id=session_id)
+        self.calls[call_id] = call
+        if reserved:
+            self._reserved.discard(household.id)  # now counted as a live call
+        try:
+            call.leg = await dial_lead(
+                self.telephony, call_id=call_id, campaign_id=str(self.campaign_id), number=household.phone,
+                caller_id=campaign.caller_id or None, ring_timeout=campaign.ring_timeout_seconds,
+                amd=campaign.use_amd, session_id=str(session_id or ""),
+            )
+        except (TelephonyError, AriError) as exc:
+            logger.warning("campaign %s: %s could not be dialled: %s", self.campaign_id, household.phone, exc)
+            outcome = CallStatus.FAILED if getattr(exc, "error_id", "") == "invalid-number" else CallStatus.NO_ANSWER
+            await self._finish(call, outcome)
+            raise DialerError("dial-failed", str(exc)) from exc
+        self._spawn(self._follow(call))
+        return call
+
+    async def _follow(self, call: LiveCall) -> None:
+        leg = call.leg
+        assert leg is not None and self.pacer is not None
+        try:
+            try:
+                call.verdict = await leg.answered
+            except DialFailed as failed:
+                self._observe(call, LineOutcome.UNANSWERED)
+                await self._finish(call, FAILURES.get(failed.reason, CallStatus.FAILED), hangup_cause=failed.cause)
+                return
+            # Nothing touches the store before the person is with a caller or hears the
+            # safe-harbor message: the 2 seconds run from the answer.
+            answered = {"answered_at": leg.answered_at or utcnow(),
+                        "amd_result": call.verdict.value if leg.amd else None}
+            if call.verdict is Verdict.MACHINE:
+                self._observe(call, LineOutcome.MACHINE)
+                await self._machine(call, answered)
+            else:
+                self._observe(call, LineOutcome.HUMAN)
+                await self._human(call, answered)
+        except Exception:
+            logger.exception("campaign %s: call %s failed", self.campaign_id, call.call_id)
+            if call.outcome is None:
+                await leg.hangup()
+                await self._finish(call, CallStatus.NO_ANSWER)
+
+    def _observe(self, call: LiveCall, outcome: LineOutcome) -> None:
+        call.routed = True
+        self.pacer.observe_line(outcome, call.dialled_at, self.clock())
+
+    async def _machine(self, call: LiveCall, answered: dict) -> None:
+        leg = call.leg
+        campaign = self.campaign
+        if campaign.leave_voicemail and call.household.may_leave_voicemail and self._voicemail:
+            await leg.drop_voicemail(self._voicemail)
+            end = await leg.ended
+            left = leg.voicemail_started_at is not None and end.by.value == "us"
+            await self._finish(call, CallStatus.VOICEMAIL_LEFT if left else CallStatus.MACHINE,
+                               hangup_cause=end.cause, **answered)
+        else:
+            await leg.hangup()
+            await self._finish(call, CallStatus.MACHINE, hangup_cause=(await leg.ended).cause, **answered)
+
+    async def _human(self, call: LiveCall, answered: dict) -> None:
+        leg = call.leg
+        session_id = await self._hand_over(call)
+        if session_id is None:
+            await self._abandon(call, answered)
+            return
+        connected = self.clock()
+        await self.queue.update_call(call.attempt_id, status=CallStatus.CONNECTED, caller_session_id=session_id,
+                                     connected_at=leg.connected_at or utcnow(), **answered)
+        end = await leg.ended
+        self.pacer.observe_talk(self.clock() - connected)
+        if session_id in self._busy and not self._busy[session_id][0]:
+            self.caller_busy(session_id, wrapping_up=True)
+        await self.queue.update_call(call.attempt_id, status=CallStatus.COMPLETED, ended_at=end.at or utcnow(),
+                                     hangup_cause=end.cause)
+        call.outcome = CallStatus.COMPLETED
+        call.done.set()  # the household waits for wrap_up(): the caller's results decide it
+        self._announce(call)
+
+    async def _hand_over(self, call: LiveCall) -> int | None:
+        """Give the answered call to the caller waiting longest (in preview: its caller)."""
+        candidates = [call.session_id] if call.session_id is not None else None
+        while True:
+            if candidates is not None:
+                if not candidates:
+                    return None
+                session_id = candidates.pop()
+            elif self._waiting:
+                session_id, _ = self._waiting.popitem(last=False)
+            else:
+                return None
+            self.caller_busy(session_id)
+            if await self.port.connect(session_id, call):
+                call.session_id = session_id
+                return session_id
+            self._busy.pop(session_id, None)  # it could not take the call; it is not ours to re-queue
+
+    async def _abandon(self, call: LiveCall, answered: dict) -> None:
+        """Nobody free: the safe-harbor message starts at once, then the line hangs up."""
+        leg = call.leg
+        await leg.abandon(self._safe_harbor)
+        end = await leg.ended
+        started = leg.safe_harbor_started_at
+        if started is None:
+            logger.error("campaign %s: call %s abandoned without its safe-harbor message", self.campaign_id,
+                         call.call_id)
+        await self._finish(call, CallStatus.ABANDONED, safe_harbor_at=started, hangup_cause=end.cause, **answered)
+
+    async def _finish(self, call: LiveCall, outcome: CallStatus, **fields) -> None:
+        call.routed = True
+        call.outcome = outcome
+        try:
+            if fields:
+                await self.queue.update_call(call.attempt_id, **fields)
+            await self.queue.record_outcome(call.attempt_id, outcome)
+        finally:
+            call.done.set()
+            self.calls.pop(call.call_id, None)
+            if call.session_id is not None and self.mode is DialerMode.PREVIEW:
+                # The preview caller's line ended without a conversation: free again.
+                self.caller_free(call.session_id)
+            self._wake.set()  # a line less: power and predictive may dial again
+            self._announce(call)
+
+    def status(self) -> dict[str, object]:
+        """For the supervisor dashboard: callers, lines and the last pacing decisions."""
+        return {
+            "campaign_id": self.campaign_id, "mode": self.mode.value,
+            "waiting_callers": len(self._waiting), "busy_callers": len(self._busy),
+            "lines": sum(1 for call in self.calls.values() if not call.routed),
+            "calls": len(self.calls),
+            "decisions": [d.as_json() for d in (self.pacer.decisions if self.pacer else ())][-20:],
+        }
+
+
+async def _media(session, recording_id: int | None) -> str | None:
+    if recording_id is None:
+        return None
+    recording = await session.get(Recording, recording_id)
+    return recording.media_uri if recording is not None else None
+
+
+def default_safe_harbor(campaign: Campaign) -> list[str]:
+    """The spoken default when the campaign has no recording: a standard prompt, the
+    campaign's name and the number to call back."""
+    name = re.sub(r"[^A-Za-z0-9 ]+", " ", campaign.name).strip() or "campaign"
+    media = ["sound:safe-harbor", f"characters:{name}"]
+    digits = re.sub(r"\D", "", campaign.caller_id or "")
+    if digits:
+        media.append(f"digits:{digits}")
+    return media
