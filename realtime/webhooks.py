@@ -199,14 +199,15 @@ class WebhookDispatcher:
     async def _dispatch_due(self) -> float:
         """Start the deliveries that are due; return how long to sleep before looking again."""
         room = self.concurrency - len(self._in_flight)
-        if room > 0:
-            for delivery, secret in await self._claim(room):
-                if self._closing:
-                    await self._hand_back(delivery)
-                    continue
-                task = asyncio.create_task(self._deliver(delivery, secret), name=f"webhook-{delivery.id}")
-                self._in_flight.add(task)
-                task.add_done_callback(self._delivered)
+        if room <= 0:
+            return self.poll_interval  # a delivery finishing wakes the loop
+        for delivery, secret in await self._claim(room):
+            if self._closing:
+                await self._hand_back(delivery)
+                continue
+            task = asyncio.create_task(self._deliver(delivery, secret), name=f"webhook-{delivery.id}")
+            self._in_flight.add(task)
+            task.add_done_callback(self._delivered)
         return await self._until_next_due()
 
     def _delivered(self, task: asyncio.Task) -> None:
@@ -215,24 +216,26 @@ class WebhookDispatcher:
             logger.error("webhook delivery crashed", exc_info=task.exception())
         self._wake.set()  # the subject's next delivery may go now
 
+    @staticmethod
+    def _turn_of_subject():
+        """Pending deliveries with no earlier pending one of the same subject."""
+        earlier = aliased(WebhookDelivery)
+        return and_(
+            WebhookDelivery.status == DeliveryStatus.PENDING,
+            ~select(earlier.id).where(
+                earlier.subject == WebhookDelivery.subject,
+                earlier.status == DeliveryStatus.PENDING,
+                earlier.id < WebhookDelivery.id,
+            ).exists(),
+        )
+
     async def _claim(self, limit: int) -> list[tuple[WebhookDelivery, str]]:
         """Lease the first pending delivery of up to ``limit`` subjects whose turn it is."""
         now = utcnow()
-        earlier = aliased(WebhookDelivery)
         query = (
             select(WebhookDelivery, Account.api_secret)
             .join(Account, Account.id == WebhookDelivery.account_id)
-            .where(
-                WebhookDelivery.status == DeliveryStatus.PENDING,
-                WebhookDelivery.next_attempt_at <= now,
-                ~select(earlier.id)
-                .where(
-                    earlier.subject == WebhookDelivery.subject,
-                    earlier.status == DeliveryStatus.PENDING,
-                    earlier.id < WebhookDelivery.id,
-                )
-                .exists(),
-            )
+            .where(self._turn_of_subject(), WebhookDelivery.next_attempt_at <= now)
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
             .limit(limit)
         )
@@ -251,11 +254,7 @@ class WebhookDispatcher:
 
     async def _until_next_due(self) -> float:
         async with self.store.sessions() as session:
-            due = await session.scalar(
-                select(func.min(WebhookDelivery.next_attempt_at)).where(
-                    WebhookDelivery.status == DeliveryStatus.PENDING
-                )
-            )
+            due = await session.scalar(select(func.min(WebhookDelivery.next_attempt_at)).where(self._turn_of_subject()))
         if due is None:
             return self.poll_interval
         return min(max((due - utcnow()).total_seconds(), 0.0), self.poll_interval)

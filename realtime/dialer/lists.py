@@ -172,6 +172,14 @@ def mapping_errors(mapping: dict[str, str], headers: Sequence[str] | None = None
     return errors
 
 
+def check_mapping(mapping: dict[str, str], headers: Sequence[str]) -> None:
+    """ListImportError naming every problem of the mapping for a file with these headers."""
+    problems = mapping_errors(mapping, headers)
+    if problems:
+        raise ListImportError("invalid-column-mapping", "; ".join(
+            f"{header or 'mapping'}: {why}" for header, why in problems.items()))
+
+
 # -- reading the file (in a worker thread) ------------------------------------------------------
 
 @dataclasses.dataclass
@@ -208,10 +216,7 @@ def _batches(path: Path, mapping: dict[str, str], region: str, size: int) -> Ite
     with _open(path) as file:
         reader = csv.reader(file)
         headers = next(reader, [])
-        problems = mapping_errors(mapping, headers)
-        if problems:
-            raise ListImportError("invalid-column-mapping", "; ".join(
-                f"{header or 'mapping'}: {why}" for header, why in problems.items()))
+        check_mapping(mapping, headers)
         columns = {target: headers.index(header) for header, target in mapping.items()}
         phone_at = columns[PHONE]
         fields = [(LEAD_FIELDS.index(name), columns[name], _LENGTHS[name]) for name in LEAD_FIELDS
@@ -274,8 +279,8 @@ class _Target:
     next_position: int
 
 
-async def _write(session: AsyncSession, target: _Target, batch: _Batch) -> tuple[int, int, int]:
-    """One batch in the caller's transaction: (leads imported, of them blocked, households created)."""
+async def _write(session: AsyncSession, target: _Target, batch: _Batch) -> None:
+    """One batch, in the caller's transaction, counters included."""
     await lock_block_list(session, target.account_id, exclusive=False)
     # PostgreSQL gets set-based statements on the driver itself: ORM bulk inserts cost more
     # Python time per row than the database spends on it.
@@ -306,7 +311,6 @@ async def _write(session: AsyncSession, target: _Target, batch: _Batch) -> tuple
             households_created=LeadList.households_created + len(created),
         )
     )
-    return len(batch.rows), blocked, len(created)
 
 
 async def _asyncpg(session: AsyncSession) -> Any:
@@ -560,10 +564,7 @@ async def import_csv_file(
             custom = (await session.scalars(select(CustomLeadField.name).where(
                 CustomLeadField.account_id == campaign.account_id))).all()
             column_mapping = default_mapping(headers, custom)
-        problems = mapping_errors(column_mapping, headers)
-        if problems:
-            raise ListImportError("invalid-column-mapping", "; ".join(
-                f"{header or 'mapping'}: {why}" for header, why in problems.items()))
+        check_mapping(column_mapping, headers)
         lead_list = await create_list(session, account_id=campaign.account_id, campaign_id=campaign_id,
                                       name=name or path.name, column_mapping=column_mapping)
     return await import_list(store, lead_list.id, path, region=region, progress=progress)
