@@ -6,6 +6,8 @@ timestamps. Same credentials as ARI. JSON bodies or query parameters.
 
     GET    /_sim/journal                  {"speed", "channels": [...], "playbacks": [...]}
     DELETE /_sim/journal
+    POST   /_sim/inbound                  app, args?, from?, name?, to?, endpoint=trunk, context=from-trunk
+                                          (a phone calls in; answers the new channel's JSON)
     POST   /_sim/channels/{id}/dtmf       digits, duration_ms=100
     POST   /_sim/channels/{id}/hangup     cause=16 (far end hangs up, or refuses if ringing)
     POST   /_sim/outcomes                 outcome (farend.KINDS), number?, ring_seconds?, talk_seconds?
@@ -69,6 +71,12 @@ async def journal(request: web.Request) -> web.Response:
 async def clear_journal(request: web.Request) -> web.Response:
     request.app[PBX_KEY].journal.clear()
     return no_content()
+
+
+@routes.post("/_sim/inbound")
+async def inbound_call(request: web.Request) -> web.Response:
+    params = {key: str(value) for key, value in (await _params(request)).items()}
+    return json_reply(200, request.app[PBX_KEY].inbound(params))
 
 
 @routes.post("/_sim/channels/{channel_id}/dtmf")

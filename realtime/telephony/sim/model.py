@@ -136,6 +136,8 @@ class Channel:
         self.half: Channel | None = None       # the other half of a Local channel
         self.is_local_callee = False           # the ;2 half
         self.created_by_ari = False            # POST /channels/create
+        self.inbound = False                   # a phone called in (POST /_sim/inbound)
+        self.protocol_id = ""                  # SIP Call-ID of an inbound PJSIP call
         self.snoop_target: Channel | None = None
         self.snoops: set[Channel] = set()
         self.far_end: FarEnd | None = None
@@ -166,7 +168,7 @@ class Channel:
             "id": self.id,
             "name": self.name,
             "state": self.state,
-            "protocol_id": "",
+            "protocol_id": self.protocol_id,
             "caller": {"name": self.caller[0], "number": self.caller[1]},
             "connected": {"name": self.connected[0], "number": self.connected[1]},
             "accountcode": "",

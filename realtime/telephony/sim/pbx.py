@@ -284,6 +284,30 @@ class Pbx:
         self._loop.call_soon(self._enter_stasis, channel, app, args, True)
         return reply
 
+    def inbound(self, params: dict) -> dict:
+        """A phone calls in and the dialplan runs ``Stasis(app[,args])``: a PJSIP channel
+        in state ``Ring`` (the app answers it), which the app is not subscribed to until
+        ``StasisStart``, so after ``StasisEnd`` only an explicit subscription brings its
+        ``ChannelDestroyed``."""
+        app = params.get("app")
+        if not app:
+            raise AriError(400, "Application name is required")
+        args = params["args"].split(",") if params.get("args") else []
+        endpoint = params.get("endpoint") or "trunk"
+        name = f"PJSIP/{endpoint}-{self._next_suffix('PJSIP')}"
+        channel = Channel(self._unique_id(), name, context=params.get("context") or "from-trunk",
+                          exten=params.get("to") or "s", caller=(params.get("name") or "", params.get("from") or ""))
+        channel.connected = ("", "")
+        channel.state = "Ring"
+        channel.inbound = True
+        channel.protocol_id = str(uuid.uuid4())
+        channel.set_dialplan("Stasis", ",".join([app, *args]))
+        self.channels[channel.id] = channel
+        self._announce(channel)
+        self.journal.channel_created(channel.id, name, f"PJSIP/{endpoint}", None)
+        self._loop.call_soon(self._enter_stasis, channel, app, args, False)
+        return channel.json()
+
     def dial(self, channel_id: str, params: dict) -> None:
         channel = self.controlled(channel_id, needs_answer=False)
         if channel.state != "Down" or channel.dialing:
@@ -477,7 +501,8 @@ class Pbx:
             self._leave_bridge(channel)
         for snoop in list(channel.snoops):
             self._teardown(snoop, 16)
-        if not channel.created_by_ari and channel.app_name == "Stasis" and channel.snoop_target is None:
+        if (not channel.created_by_ari and not channel.inbound and channel.app_name == "Stasis"
+                and channel.snoop_target is None):
             channel.set_dialplan("AppDial2", "(Outgoing Line)")
         half = channel.half if channel.half is not None and not channel.half.gone else None
         if half is not None:
