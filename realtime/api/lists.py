@@ -189,22 +189,22 @@ async def create_list_resource(ctx: Context) -> dict[str, Any]:
         else:
             raise UnsupportedMediaType("upload the CSV as multipart/form-data, or send JSON with a source_url")
         await ctx.check_owned({"campaign_id": (Campaign, values["campaign_id"])})
+        url = values.get("source_url") or None
         mapping = values.get("column_mapping")
-        if "source_url" not in values:
+        if url is None:
             mapping = await _file_mapping(ctx, upload, mapping)
         # Committed before the import starts, which runs in transactions of its own.
         async with ctx.request.app[STORE].transaction() as session:
             lead_list = await create_list(
                 session, account_id=ctx.account_id, campaign_id=values["campaign_id"], name=values["name"],
                 column_mapping=mapping or {}, webhook_url=values.get("webhook_url"),
-                source_url=values.get("source_url"),
+                source_url=url,
             )
     except BaseException:
         upload.unlink(missing_ok=True)
         raise
-    if "source_url" in values:
-        upload.unlink(missing_ok=True)
-        runner.start(lead_list.id, url=values["source_url"])
+    if url is not None:
+        runner.start(lead_list.id, url=url)
     else:
         runner.start(lead_list.id, path=upload)
     logger.info("list %s queued for campaign %s", lead_list.id, lead_list.campaign_id)
