@@ -38,8 +38,8 @@ Adding a resource
                                                 # ("audio/*") when the handler returns a web.Response;
                                                 # ``upload=`` a multipart JSON Schema read by the handler.
 
-2. Add ``"<name>"`` to ``RESOURCE_MODULES`` in ``realtime/api/app.py`` (lists, reports and
-   blocked_numbers are already there).
+2. Import the module in ``realtime/api/app.py`` and add its ``resource`` to
+   ``RESOURCES_IN_ORDER`` (where GET /v1 should list it).
 
 Handlers run inside one transaction (``ctx.session``) after authentication; they raise
 ``realtime.api.errors`` (``NotFound``, ``Conflict(msg, error_id="username-taken")``,

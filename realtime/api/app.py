@@ -6,13 +6,27 @@ is untouched.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
+from realtime.api import (
+    blocked_numbers,
+    caller_groups,
+    callers,
+    campaigns,
+    households,
+    lead_fields,
+    leads,
+    lists,
+    recordings,
+    reports,
+    scripts,
+    users,
+    webhook_deliveries,
+)
 from realtime.api.auth import api_key_of, authenticate
 from realtime.api.errors import ApiError, BadRequest, MethodNotAllowed, NotFound, error_body, error_response
 from realtime.api.openapi import build_document
@@ -25,46 +39,31 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "/v1"
 
-# Every module under realtime/api that declares ``resource``, in the order GET /v1 lists them.
-RESOURCE_MODULES = (
-    "campaigns",
-    "scripts",
-    "callers",
-    "caller_groups",
-    "lead_fields",
-    "leads",
-    "households",
-    "lists",
-    "blocked_numbers",
-    "webhook_deliveries",
-    "recordings",
-    "users",
-    "reports",
+# Every resource, in the order GET /v1 lists them.
+RESOURCES_IN_ORDER = (
+    campaigns.resource,
+    scripts.resource,
+    callers.resource,
+    caller_groups.resource,
+    lead_fields.resource,
+    leads.resource,
+    households.resource,
+    lists.resource,
+    blocked_numbers.resource,
+    webhook_deliveries.resource,
+    recordings.resource,
+    users.resource,
+    reports.resource,
 )
 
 RESOURCES: web.AppKey[list[Resource]] = web.AppKey("api_resources", list)
 LIMITER: web.AppKey[RateLimiter] = web.AppKey("api_rate_limiter", RateLimiter)
 
 
-def load_resources() -> list[Resource]:
-    resources = []
-    for name in RESOURCE_MODULES:
-        try:
-            module = importlib.import_module(f"realtime.api.{name}")
-        except ModuleNotFoundError as exc:
-            # A resource still being written is left out rather than breaking the whole API.
-            if exc.name != f"realtime.api.{name}":
-                raise
-            logger.warning("API resource module realtime.api.%s is missing; /v1/%s is not served", name, name)
-            continue
-        resources.append(module.resource)
-    return resources
-
-
 def setup_api(app: web.Application) -> None:
     """Add every /v1 route, the OpenAPI document, auth, errors and rate limits to ``app``."""
     settings = app[SETTINGS]
-    resources = load_resources()
+    resources = list(RESOURCES_IN_ORDER)
     app[RESOURCES] = resources
     app[LIMITER] = RateLimiter(
         getattr(settings, "api_rate_limit", None) or DEFAULT_LIMIT, getattr(settings, "redis_url", None)

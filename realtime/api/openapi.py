@@ -116,7 +116,7 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
     if op.description:
         doc["description"] = op.description
     parameters = [
-        {"name": name, "in": "path", "required": True,
+        {"name": name, "in": "path", "required": True, "example": 1,
          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
         for name in op.path_params
     ]
