@@ -30,7 +30,7 @@ from realtime.api import (
 from realtime.api.auth import api_key_of, authenticate
 from realtime.api.errors import ApiError, BadRequest, MethodNotAllowed, NotFound, error_body, error_response
 from realtime.api.openapi import build_document
-from realtime.api.ratelimit import DEFAULT_LIMIT, RateLimiter
+from realtime.api.ratelimit import RateLimiter
 from realtime.api.routing import Context, Operation, Resource
 from realtime.api.validation import Schema, parse_json, parse_query
 from realtime.app_keys import SETTINGS, STORE
@@ -65,9 +65,7 @@ def setup_api(app: web.Application) -> None:
     settings = app[SETTINGS]
     resources = list(RESOURCES_IN_ORDER)
     app[RESOURCES] = resources
-    app[LIMITER] = RateLimiter(
-        getattr(settings, "api_rate_limit", None) or DEFAULT_LIMIT, getattr(settings, "redis_url", None)
-    )
+    app[LIMITER] = RateLimiter(settings.api_rate_limit, settings.redis_url)
 
     async def close_limiter(app: web.Application) -> None:
         await app[LIMITER].close()

@@ -18,7 +18,6 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_LIMIT = "600/minute"
 KEY_PREFIX = "realtime-api"
 
 
@@ -41,11 +40,9 @@ class Verdict:
 
 
 class RateLimiter:
-    def __init__(self, limit: str = DEFAULT_LIMIT, redis_url: str | None = None) -> None:
-        try:
-            self.item: RateLimitItem = parse(limit)
-        except ValueError as exc:
-            raise ValueError(f"api_rate_limit: {limit!r} is not a rate like '600/minute' ({exc})") from None
+    def __init__(self, limit: str, redis_url: str | None = None) -> None:
+        """``limit`` like "600/minute" (settings validate it); Redis shares the counts."""
+        self.item: RateLimitItem = parse(limit)
         self.storage: Storage
         if redis_url:
             self.storage = RedisStorage(_async_uri(redis_url), implementation="redispy", key_prefix=KEY_PREFIX)
