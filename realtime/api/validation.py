@@ -308,8 +308,13 @@ def parse_query(params: Mapping[str, str], fields: tuple[Field, ...]) -> dict[st
     return values
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_json(text: str) -> Any:
     try:
-        return json.loads(text)
-    except ValueError as exc:
+        # Python reads NaN and Infinity, which JSON (and PostgreSQL's json) do not have.
+        return json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}", error_id="malformed-json") from None

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 
 async def test_malformed_json_is_400(api):
-    for body in (b"{not json", b"\xff\xfe"):
+    for body in (b"{not json", b"\xff\xfe", b'{"name": "C", "dialer_mode": "power", "acceptable_abandon_rate": NaN}',
+                 b"[" * 100_000 + b"]" * 100_000):
         status, answer, _ = await api.call("POST", "/v1/campaigns", data=body,
                                            headers={**api.alice.headers, "Content-Type": "application/json"})
         assert status == 400
