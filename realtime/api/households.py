@@ -7,10 +7,11 @@ from typing import Any
 from sqlalchemy import select
 
 from realtime.api.leads import SCHEMA as LEAD_SCHEMA
-from realtime.api.leads import check_phone_query, e164
+from realtime.api.leads import check_phone_query
 from realtime.api.leads import resource as leads_resource
 from realtime.api.routing import Context, Resource
 from realtime.api.validation import CREATED_AT, ID, Field, Schema
+from realtime.dialer.phones import to_e164
 from realtime.store.models import Household, HouseholdStatus, Lead
 from realtime.store.scoping import scoped
 
@@ -60,7 +61,7 @@ async def list_households(ctx: Context) -> dict[str, Any]:
     if "status" in ctx.params:
         query = query.where(Household.status == ctx.params["status"])
     if "phone" in ctx.params:
-        query = query.where(Household.phone == e164(ctx.params["phone"]))
+        query = query.where(Household.phone == to_e164(ctx.params["phone"]))
     return await ctx.page(query, lambda h: present(ctx, h))
 
 

@@ -1,39 +1,32 @@
 """/v1/leads: the people called; read, found by phone, and corrected here (they arrive
 through list imports).
 
-``phone`` searches are normalised to E.164 (default region US), so "(555) 010-2000" finds
-+15550102000.
+``phone`` searches are normalised to E.164 as list imports store numbers (default region
+US), so "(212) 555-0123" finds +12125550123.
 """
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-import phonenumbers
 from sqlalchemy import select
 
 from realtime.api.errors import Invalid
 from realtime.api.routing import Context, Resource
 from realtime.api.validation import CREATED_AT, ID, Field, Schema
+from realtime.dialer.phones import InvalidPhoneNumber, to_e164
 from realtime.store.models import CustomLeadField, Household, Lead, LeadStatus
 from realtime.store.scoping import scoped
 
 logger = logging.getLogger(__name__)
 
 
-def e164(value: str) -> str | None:
-    """The number in E.164 form, or None when it is not a possible phone number."""
-    try:
-        number = phonenumbers.parse(value, "US")
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
 def check_phone_query(value: str) -> str | None:
-    return None if e164(value) else "must be a phone number"
+    try:
+        to_e164(value)
+    except InvalidPhoneNumber as exc:
+        return exc.reason  # "not a phone number", "too short", "not a valid number", ...
+    return None
 
 
 def check_custom_values(values: dict[str, Any]) -> str | None:
@@ -95,7 +88,7 @@ async def list_leads(ctx: Context) -> dict[str, Any]:
         if name in ctx.params:
             query = query.where(getattr(Lead, name) == ctx.params[name])
     if "phone" in ctx.params:
-        query = query.where(Household.phone == e164(ctx.params["phone"]))
+        query = query.where(Household.phone == to_e164(ctx.params["phone"]))
     return await ctx.page(query, lambda row: present(ctx, row[0], row[1]))
 
 

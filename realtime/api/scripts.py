@@ -14,12 +14,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import phonenumbers
 from sqlalchemy import exists, select
 
 from realtime.api.errors import Conflict, Invalid
 from realtime.api.routing import Context, Resource, name_contains
+from realtime.api.leads import check_phone_query
 from realtime.api.validation import CREATED_AT, ID, Field, Schema
+from realtime.dialer.phones import to_e164
 from realtime.store.models import (
     Answer,
     Note,
@@ -39,14 +40,6 @@ KEYPAD = tuple("0123456789*#")
 PART_ID = Field("id", "id", "Give it to keep (and update) an existing part; leave it out for a new one")
 
 
-def check_phone(value: str) -> str | None:
-    try:
-        number = phonenumbers.parse(value, "US")
-    except phonenumbers.NumberParseException:
-        return "must be a phone number"
-    return None if phonenumbers.is_possible_number(number) else "must be a phone number"
-
-
 TEXT = Schema("script text", (PART_ID, Field("content", "string", "Markdown", required=True, max_length=100_000)))
 RESPONSE = Schema("possible response", (
     PART_ID,
@@ -63,7 +56,7 @@ NOTE = Schema("note", (PART_ID, Field("text", "string", required=True, min_lengt
 TRANSFER = Schema("transfer", (
     PART_ID,
     Field("label", "string", required=True, min_length=1, max_length=200),
-    Field("phone", "string", "Stored in E.164 form", required=True, max_length=32, check=check_phone),
+    Field("phone", "string", "Stored in E.164 form", required=True, max_length=32, check=check_phone_query),
     Field("transfer_type", "string", "warm: the caller stays on; cold: the caller leaves", required=True,
           enum=TransferType),
 ))
@@ -136,8 +129,7 @@ def _set(row: Any, values: dict[str, Any], _path: str = "") -> None:
 
 def _set_transfer(transfer: Transfer, values: dict[str, Any], _path: str) -> None:
     if "phone" in values:
-        values["phone"] = phonenumbers.format_number(phonenumbers.parse(values["phone"], "US"),
-                                                     phonenumbers.PhoneNumberFormat.E164)
+        values["phone"] = to_e164(values["phone"])
     _set(transfer, values)
 
 

@@ -35,7 +35,7 @@ async def script(api: Api, as_: Credentials | None = None, **fields: Any) -> dic
             {"value": "Call back later", "keypad": "3", "retry": True},
         ]}],
         "notes": [{"text": "Issues raised"}],
-        "transfers": [{"label": "Field office", "phone": "(555) 010-2000", "transfer_type": "warm"}],
+        "transfers": [{"label": "Field office", "phone": "(212) 555-0123", "transfer_type": "warm"}],
         **fields,
     }
     return await api.post("/v1/scripts", body, as_=as_)
@@ -64,7 +64,7 @@ async def user(api: Api, as_: Credentials | None = None, **fields: Any) -> dict[
     return await api.post("/v1/users", body, as_=as_)
 
 
-async def household(api: Api, as_: Credentials | None = None, phone: str = "+15550100001",
+async def household(api: Api, as_: Credentials | None = None, phone: str = "+12125550001",
                     leads: tuple[dict[str, Any], ...] = ({"first_name": "Ada", "last_name": "Lovelace"},),
                     campaign_id: int | None = None) -> dict[str, Any]:
     """A household with leads, as a list import would leave it (there is no POST for them)."""

@@ -15,7 +15,7 @@ async def test_a_script_is_created_and_read_with_every_part_nested(any_api):
     assert [(r["value"], r["keypad"], r["retry"]) for r in question["responses"]] == [
         ("Yes", "1", False), ("No", "2", False), ("Call back later", "3", True)]
     assert script["notes"][0]["text"] == "Issues raised"
-    assert script["transfers"][0] == {**script["transfers"][0], "phone": "+15550102000", "transfer_type": "warm"}
+    assert script["transfers"][0] == {**script["transfers"][0], "phone": "+12125550123", "transfer_type": "warm"}
     assert all(isinstance(part["id"], int) for part in [*script["texts"], question, *question["responses"]])
     assert await any_api.get(f"/v1/scripts/{script['id']}") == script
 
@@ -55,7 +55,7 @@ async def test_every_bad_nested_field_is_named(api):
         "questions[0].text": "required",
         "questions[0].responses[2].value": "required",
         "questions[0].responses[2].keypad": "must be one of 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, *, #",
-        "transfers[0].phone": "must be a phone number",
+        "transfers[0].phone": "not a phone number",
         "transfers[0].transfer_type": "must be one of warm, cold",
         "transfers[0].extension": "unknown field",
     }
@@ -77,7 +77,7 @@ async def answer(api, script: dict) -> None:
     now = dt.datetime.now(dt.timezone.utc)
     question = script["questions"][0]
     async with api.store.transaction() as session:
-        household = Household(account_id=api.alice.account_id, campaign_id=campaign["id"], phone="+15550100009",
+        household = Household(account_id=api.alice.account_id, campaign_id=campaign["id"], phone="+12125550009",
                               position=1)
         session.add(household)
         await session.flush()
