@@ -219,8 +219,8 @@ async def test_six_digits_submit_the_pin_and_a_following_hash_is_no_new_attempt(
 
 
 async def test_a_pause_after_the_last_digit_submits_the_pin(telephony, far_end, heard, pbx_state):
-    # At 50x, digits come 7 ms apart; a pause of 0.2 s ends the PIN.
-    desk = Desk(telephony, far_end, digit_timeout=0.2)
+    # At 50x, digits come 7 ms apart; a pause of 0.5 s ends the PIN.
+    desk = Desk(telephony, far_end, digit_timeout=0.5)
     channel_id = await desk.call("+15555550106")
     await heard.wait(playing(channel_id, PROMPTS.pin))
     await desk.press(channel_id, "1234")
@@ -229,6 +229,25 @@ async def test_a_pause_after_the_last_digit_submits_the_pin(telephony, far_end, 
     assert (result.outcome, result.attempts) == (DialInEnd.JOINED, 1)
     assert desk.pins_asked == ["1234"]
     await result.conference.close()
+
+
+async def test_a_caller_who_never_types_is_asked_three_times_then_hung_up(telephony, far_end, heard, pbx_state):
+    desk = Desk(telephony, far_end, digit_timeout=0.2)
+    channel_id = await desk.call("+15555550109")
+    result = await desk.result(channel_id)
+
+    assert (result.outcome, result.attempts) == (DialInEnd.REFUSED, 3)
+    assert desk.pins_asked == []  # nothing typed is nothing to look up
+    assert heard.sounds(channel_id).count(PROMPTS.pin) == 3
+    assert await pbx_state.channels() == {}
+
+
+async def test_an_engine_shutting_down_hangs_up_callers_still_typing(telephony, desk, heard, far_end):
+    channel_id = await desk.call("+15555550110")
+    await heard.wait(playing(channel_id, PROMPTS.pin))
+    await telephony.close()  # nobody could ever take this call back: it must not hang in silence
+    record = next(c for c in (await far_end.journal())["channels"] if c["id"] == channel_id)
+    assert record["destroyed_at"] is not None
 
 
 async def test_two_callers_dialling_in_at_once_join_their_own_conferences(desk, heard, pbx_state):
