@@ -295,8 +295,9 @@ class Pbx:
         args = params["args"].split(",") if params.get("args") else []
         endpoint = params.get("endpoint") or "trunk"
         name = f"PJSIP/{endpoint}-{self._next_suffix('PJSIP')}"
+        caller = (params.get("name") or "", params.get("from") or "")
         channel = Channel(self._unique_id(), name, context=params.get("context") or "from-trunk",
-                          exten=params.get("to") or "s", caller=(params.get("name") or "", params.get("from") or ""))
+                          exten=params.get("to") or "s", caller=caller)
         channel.connected = ("", "")
         channel.state = "Ring"
         channel.inbound = True
