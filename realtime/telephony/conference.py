@@ -115,6 +115,17 @@ class Conference:
             raise
         return conference
 
+    async def rejoin(self, channel_id: str) -> Leg:
+        """The caller's phone dropped and they dialled in again: their new inbound
+        channel becomes the caller leg of this (still open) conference."""
+        if self.closed.done():
+            raise ConferenceClosed(f"conference {self.bridge_id} is closed")
+        if self.caller is not None and not self.caller.ended.done():
+            await self.caller.hangup()  # one phone per caller: the newest wins
+        leg = await Leg.adopt(self.telephony, channel_id, self.role(Role.CALLER))
+        await self._attach_caller(leg)
+        return leg
+
     @classmethod
     async def recover(cls, telephony: Telephony, caller: LiveChannel, *,
                       moh_class: str | None = None) -> Conference:

@@ -46,11 +46,14 @@ DIAL_IN = "dial-in"  # the Stasis() argument that marks a caller phoning in
 @dataclasses.dataclass(frozen=True)
 class DialInTarget:
     """Where a PIN leads: the caller session (and its campaign) whose conference the
-    caller joins."""
+    caller joins. ``conference`` is the session's conference when it is still open (the
+    caller's phone dropped and they called back): the call rejoins it instead of
+    opening a new one."""
 
     session_id: str
     campaign_id: str
     moh_class: str | None = None
+    conference: Conference | None = None
 
 
 class PinResolver(Protocol):
@@ -171,10 +174,7 @@ class _PinCall:
                 target = await dial_in.resolve(pin) if pin else None
                 if target is not None:
                     self._registration.remove()  # the caller's leg takes over the channel's events
-                    conference = await Conference.dial_in(
-                        dial_in.telephony, target.session_id, target.campaign_id, self.channel_id,
-                        moh_class=target.moh_class)
-                    return self._result(DialInEnd.JOINED, target, conference)
+                    return self._result(DialInEnd.JOINED, target, await self._join(target))
                 logger.info("dial-in %s: PIN not accepted (attempt %d)", self.channel_id, self.attempts)
                 media = [prompts.invalid, prompts.pin]
             await self._play([prompts.invalid, prompts.goodbye])
@@ -191,6 +191,14 @@ class _PinCall:
             raise
         finally:
             self._registration.remove()
+
+    async def _join(self, target: DialInTarget) -> Conference:
+        conference = target.conference
+        if conference is not None and not conference.closed.done():
+            await conference.rejoin(self.channel_id)
+            return conference
+        return await Conference.dial_in(self.dial_in.telephony, target.session_id, target.campaign_id,
+                                        self.channel_id, moh_class=target.moh_class)
 
     async def _next_event(self, timeout: float | None) -> Event:
         event = await asyncio.wait_for(self._events.get(), timeout)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from realtime.telephony import EndedBy
+from realtime.telephony import EndedBy, dial_lead
 from realtime.telephony.ari.events import (
     ChannelDestroyed,
     ChannelHangupRequest,
@@ -77,6 +77,7 @@ class Desk:
     def __init__(self, telephony, far_end, **options) -> None:
         self.far_end = far_end
         self.app = telephony.app
+        self.pins = dict(PINS)
         self.pins_asked: list[str] = []
         self._results: dict[str, asyncio.Future[DialInResult]] = {}
         self.service = DialIn(telephony, self.resolve, self.on_result, **options)
@@ -84,7 +85,7 @@ class Desk:
 
     async def resolve(self, pin: str) -> DialInTarget | None:
         self.pins_asked.append(pin)
-        return PINS.get(pin)
+        return self.pins.get(pin)
 
     def _future(self, channel_id: str) -> asyncio.Future[DialInResult]:
         return self._results.setdefault(channel_id, asyncio.get_running_loop().create_future())
@@ -248,6 +249,31 @@ async def test_an_engine_shutting_down_hangs_up_callers_still_typing(telephony, 
     await telephony.close()  # nobody could ever take this call back: it must not hang in silence
     record = next(c for c in (await far_end.journal())["channels"] if c["id"] == channel_id)
     assert record["destroyed_at"] is not None
+
+
+async def test_a_caller_whose_phone_dropped_calls_back_into_the_same_conference(telephony, desk, heard,
+                                                                                pbx_state, far_end):
+    first = await desk.call("+15555550111")
+    await heard.wait(playing(first, PROMPTS.pin))
+    await desk.press(first, "1234#")
+    conference = (await desk.result(first)).conference
+    lead = await dial_lead(telephony, call_id="c1", campaign_id="camp-7", number="+15555550101")
+    await lead.answered
+    await lead.connect_to(conference)
+    await far_end.hang_up(first)
+    await conference.wait_caller_gone(WAIT)
+
+    desk.pins["1234"] = DialInTarget("s1", "camp-7", conference=conference)  # the session is still open
+    again = await desk.call("+15555550111")
+    await heard.wait(playing(again, PROMPTS.pin))
+    await desk.press(again, "1234#")
+    result = await desk.result(again)
+
+    assert result.outcome is DialInEnd.JOINED and result.conference is conference
+    assert conference.caller.id == again and conference.caller.is_up
+    assert await pbx_state.members("conf-s1") == {lead.id, again}  # the lead waited on the line
+    assert (await pbx_state.roles(again))[ROLE] == "caller"
+    await conference.close()
 
 
 async def test_two_callers_dialling_in_at_once_join_their_own_conferences(desk, heard, pbx_state):
