@@ -28,7 +28,17 @@ from realtime.api import (
     webhook_deliveries,
 )
 from realtime.api.auth import api_key_of, authenticate
-from realtime.api.errors import ApiError, BadRequest, MethodNotAllowed, NotFound, error_body, error_response
+from realtime.api.errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    error_body,
+    error_response,
+)
 from realtime.api.openapi import build_document
 from realtime.api.ratelimit import RateLimiter
 from realtime.api.routing import Context, Operation, Resource
@@ -122,14 +132,14 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     except IntegrityError as exc:
         # A race past the service's own checks (two creates of one name at once).
         logger.info("integrity error on %s %s: %s", request.method, request.path, exc.orig)
-        return web.json_response(error_body("conflict", "conflicts with existing data"), status=409)
+        return error_response(Conflict("conflicts with existing data"))
     except web.HTTPException as exc:
         if exc.status == 404:
             return error_response(NotFound(f"no such resource: {request.path}"))
         if exc.status == 405:
             return error_response(MethodNotAllowed(f"{request.method} is not allowed on {request.path}"))
         if exc.status == 413:
-            return web.json_response(error_body("payload-too-large", "the request body is too large"), status=413)
+            return error_response(PayloadTooLarge("the request body is too large"))
         if exc.status < 400:
             raise
         error_id = "-".join((exc.reason or "error").lower().split())
@@ -152,11 +162,8 @@ async def rate_limit_middleware(request: web.Request, handler: Any) -> web.Strea
         logger.warning("rate limiter unavailable; request let through", exc_info=True)
         return await handler(request)
     if not verdict.allowed:
-        response: web.StreamResponse = web.json_response(
-            error_body("rate-limited", f"more than {verdict.limit} requests in the window; retry later",
-                       {"limit": verdict.limit}),
-            status=429,
-        )
+        response: web.StreamResponse = error_response(RateLimited(
+            f"more than {verdict.limit} requests in the window; retry later", details={"limit": verdict.limit}))
     else:
         response = await handler(request)
     response.headers.update(verdict.headers())

@@ -38,11 +38,6 @@ class Unauthorized(ApiError):
     error_id = "unauthorized"
 
 
-class Forbidden(ApiError):
-    status = 403
-    error_id = "forbidden"
-
-
 class NotFound(ApiError):
     status = 404
     error_id = "not-found"
@@ -96,7 +91,6 @@ def error_response(error: ApiError) -> web.Response:
 DESCRIPTIONS = {
     400: "Malformed JSON or query parameters",
     401: "Missing or wrong api_key/api_auth",
-    403: "Not allowed",
     404: "No such resource in this account",
     405: "Method not allowed",
     409: "Conflicts with existing data",
