@@ -4,8 +4,9 @@ The dialplan sends an inbound call into our application with ``Stasis(<app>,dial
 We answer it, play the PIN prompt and collect digits (``#`` ends the PIN, and so do six
 digits or five seconds without a key). The resolver we are given says which caller
 session the PIN belongs to; that session's conference then adopts the channel as the
-caller's leg (:meth:`Conference.dial_in`). A wrong PIN gets the error prompt and another
-try, three in all; then the caller hears goodbye and is hung up.
+caller's leg (:meth:`Conference.dial_in`, or :meth:`Conference.rejoin` when a caller
+whose phone dropped calls back). A wrong PIN gets the error prompt and another try,
+three in all; then the caller hears goodbye and is hung up.
 
 The channel is ours only between ``StasisStart`` and ``StasisEnd`` (Asterisk sends no
 ``ChannelDestroyed`` for an inbound channel the app did not subscribe to), so ``StasisEnd``
