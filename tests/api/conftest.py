@@ -191,7 +191,7 @@ def api_app(store: Store, settings: Settings) -> web.Application:
 
 
 @pytest.fixture
-def make_api(aiohttp_client, tmp_path) -> Callable[..., Any]:
+async def make_api(aiohttp_client, tmp_path) -> AsyncIterator[Callable[..., Any]]:
     """``await make_api(database_url, **settings)`` -> Api on a migrated database."""
     stores: list[Store] = []
 
@@ -202,19 +202,17 @@ def make_api(aiohttp_client, tmp_path) -> Callable[..., Any]:
         return Api(client, store, alice, bob)
 
     yield make
+    for store in stores:
+        await store.close()
 
 
 @pytest.fixture
-async def api(make_api, migrated_sqlite_url) -> AsyncIterator[Api]:
+async def api(make_api, migrated_sqlite_url) -> Api:
     """The API on SQLite: the full CRUD runs here."""
-    api = await make_api(migrated_sqlite_url)
-    yield api
-    await api.store.close()
+    return await make_api(migrated_sqlite_url)
 
 
 @pytest.fixture
-async def any_api(make_api, migrated_database_url) -> AsyncIterator[Api]:
+async def any_api(make_api, migrated_database_url) -> Api:
     """The API on SQLite and on PostgreSQL: representative tests run on both."""
-    api = await make_api(migrated_database_url)
-    yield api
-    await api.store.close()
+    return await make_api(migrated_database_url)

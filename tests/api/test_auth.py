@@ -55,6 +55,7 @@ async def test_the_root_and_the_document_need_no_credentials(api):
     names = {r["name"] for r in root["resources"]}
     assert {"campaigns", "callers", "caller_groups", "scripts", "lead_fields", "leads", "households",
             "recordings", "users"} <= names
+    assert all(r["uri"].endswith(f"/v1/{r['name']}") for r in root["resources"])
     assert root["openapi"].endswith("/v1/openapi.json")
     document = await api.get("/v1/openapi.json", headers={})
     assert document["openapi"].startswith("3.1")

@@ -29,7 +29,6 @@ async def test_the_limit_is_counted_per_key_and_announced(make_api, migrated_sql
     # Another key has its own allowance.
     status, _, _ = await api.call("GET", "/v1/campaigns", as_=api.bob)
     assert status == 200
-    await api.store.close()
 
 
 async def test_a_refused_request_changes_nothing(make_api, migrated_sqlite_url):
@@ -39,7 +38,6 @@ async def test_a_refused_request_changes_nothing(make_api, migrated_sqlite_url):
     assert status == 429
     listed = await api.get("/v1/campaigns", as_=api.bob)
     assert listed["total"] == 0
-    await api.store.close()
 
 
 @pytest.mark.redis
@@ -56,4 +54,3 @@ async def test_processes_sharing_redis_share_the_limit(make_api, migrated_sqlite
             statuses.append(status)
         assert statuses == [200, 200, 200, 200, 429, 429]
         assert response.headers["Retry-After"]
-    await first.store.close()
