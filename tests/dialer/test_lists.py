@@ -71,7 +71,8 @@ async def test_import_groups_households_flags_blocked_and_explains_rejections(fl
     assert result.rows_blocked == 2  # Fay (account-wide) and Hal (this campaign)
     assert result.households_created == 4  # 0100, 0101, 0102 and 0104; 0103 was there
     assert result.duplicates == 2  # Cid joins Ann; Gus joins the earlier household
-    assert [p.rows_done for p in seen] == [3, 6, 9, 10]
+    done = [p.rows_done for p in seen]  # once per batch; batches may finish in any order
+    assert len(done) == 4 and done == sorted(done) and done[-1] == 10
 
     async with floor.store.sessions() as session:
         rejections = (await session.execute(
