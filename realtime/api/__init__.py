@@ -41,6 +41,10 @@ Adding a resource
 2. Import the module in ``realtime/api/app.py`` and add its ``resource`` to
    ``RESOURCES_IN_ORDER`` (where GET /v1 should list it).
 
+Query parameters are checked by their ``Field`` declarations before the handler runs: give
+a filter its ``check=`` (e.g. ``validation.check_phone``) so a bad value answers 400 naming
+the parameter; raising ``Invalid`` (422) from a handler is for bodies, never for the query.
+
 Handlers run inside one transaction (``ctx.session``) after authentication; they raise
 ``realtime.api.errors`` (``NotFound``, ``Conflict(msg, error_id="username-taken")``,
 ``Invalid.fields({"field": "why"})``, ``BadRequest``) and never build error responses.

@@ -7,10 +7,9 @@ from typing import Any
 from sqlalchemy import select
 
 from realtime.api.leads import SCHEMA as LEAD_SCHEMA
-from realtime.api.leads import check_phone_query
 from realtime.api.leads import resource as leads_resource
 from realtime.api.routing import Context, Resource
-from realtime.api.validation import CREATED_AT, ID, Field, Schema
+from realtime.api.validation import CREATED_AT, ID, Field, Schema, check_phone
 from realtime.dialer.phones import to_e164
 from realtime.store.models import Household, HouseholdStatus, Lead
 from realtime.store.scoping import scoped
@@ -38,7 +37,7 @@ SCHEMA = Schema("household", (
 
 FILTERS = (
     Field("phone", "string", "A phone number in any common form; matched in E.164", max_length=40,
-          check=check_phone_query),
+          check=check_phone),
     Field("campaign_id", "id"),
     Field("status", "string", enum=HouseholdStatus),
 )

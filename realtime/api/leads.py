@@ -13,20 +13,12 @@ from sqlalchemy import select
 
 from realtime.api.errors import Invalid
 from realtime.api.routing import Context, Resource
-from realtime.api.validation import CREATED_AT, ID, Field, Schema
-from realtime.dialer.phones import InvalidPhoneNumber, to_e164
+from realtime.api.validation import CREATED_AT, ID, Field, Schema, check_phone
+from realtime.dialer.phones import to_e164
 from realtime.store.models import CustomLeadField, Household, Lead, LeadStatus
 from realtime.store.scoping import scoped
 
 logger = logging.getLogger(__name__)
-
-
-def check_phone_query(value: str) -> str | None:
-    try:
-        to_e164(value)
-    except InvalidPhoneNumber as exc:
-        return exc.reason  # "not a phone number", "too short", "not a valid number", ...
-    return None
 
 
 def check_custom_values(values: dict[str, Any]) -> str | None:
@@ -61,7 +53,7 @@ SCHEMA = Schema("lead", (
 
 FILTERS = (
     Field("phone", "string", "A phone number in any common form; matched in E.164", max_length=40,
-          check=check_phone_query),
+          check=check_phone),
     Field("campaign_id", "id"),
     Field("household_id", "id"),
     Field("lead_list_id", "id"),

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 MAX_BYTES = 10 * 1024 * 1024
 CHUNK = 64 * 1024
-_AUDIO = re.compile(r"^audio/[A-Za-z0-9.+*-]+$")
+_AUDIO = re.compile(r"^audio/[A-Za-z0-9.+*-]{1,90}$")  # the column holds 100 characters
 EXTENSIONS = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/wave": "wav", "audio/mpeg": "mp3",
               "audio/mp3": "mp3", "audio/ogg": "ogg", "audio/basic": "ulaw", "audio/gsm": "gsm"}
 

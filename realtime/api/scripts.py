@@ -18,8 +18,7 @@ from sqlalchemy import exists, select
 
 from realtime.api.errors import Conflict, Invalid
 from realtime.api.routing import Context, Resource, name_contains
-from realtime.api.leads import check_phone_query
-from realtime.api.validation import CREATED_AT, ID, Field, Schema
+from realtime.api.validation import CREATED_AT, ID, Field, Schema, check_phone
 from realtime.dialer.phones import to_e164
 from realtime.store.models import (
     Answer,
@@ -56,7 +55,7 @@ NOTE = Schema("note", (PART_ID, Field("text", "string", required=True, min_lengt
 TRANSFER = Schema("transfer", (
     PART_ID,
     Field("label", "string", required=True, min_length=1, max_length=200),
-    Field("phone", "string", "Stored in E.164 form", required=True, max_length=32, check=check_phone_query),
+    Field("phone", "string", "Stored in E.164 form", required=True, max_length=32, check=check_phone),
     Field("transfer_type", "string", "warm: the caller stays on; cold: the caller leaves", required=True,
           enum=TransferType),
 ))

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from realtime.api.errors import BadRequest, Invalid
+from realtime.dialer.phones import InvalidPhoneNumber, to_e164
 
 logger = logging.getLogger(__name__)
 
@@ -266,6 +267,15 @@ class Schema:
                 ]
             values[name] = value
         return values
+
+
+def check_phone(value: str) -> str | None:
+    """For ``Field(check=...)``: why ``value`` is no phone number (as imports read numbers), or None."""
+    try:
+        to_e164(value)
+    except InvalidPhoneNumber as exc:
+        return exc.reason  # "not a phone number", "too short", "not a valid number", ...
+    return None
 
 
 ID = Field("id", "id", "Identifier", read_only=True)
