@@ -5,8 +5,8 @@ transaction that inserts the new households (``ON CONFLICT (campaign_id, phone) 
 NOTHING``: a phone already in the campaign, from this file or an earlier list, keeps its
 household and the lead joins it), flags the blocked ones, inserts the leads (with
 PostgreSQL's COPY) and the rejected rows, and moves the list's counters on. Rows are
-read and their phones normalised in a worker thread while the previous batch is
-written, so the event loop stays free for calls.
+read and their phones normalised in a worker thread while earlier batches are written
+(two at a time on PostgreSQL), so the event loop stays free for calls.
 
 The last transaction marks the list ``ready`` (or ``failed``) and puts the summary
 webhook in the outbox, so the webhook exists exactly when the status does.
@@ -613,11 +613,13 @@ async def import_csv_file(
 def refused_address(address: str) -> str | None:
     """Why a list may not be fetched from this IP address, or None."""
     ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
     if ip.is_loopback:
         return "a loopback address"
     if ip.is_link_local:
         return "a link-local address"
-    if ip.is_private or ip.is_reserved or ip.is_multicast or ip.is_unspecified:
+    if not ip.is_global or ip.is_multicast:
         return "a private address"
     return None
 

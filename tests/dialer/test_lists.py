@@ -190,7 +190,8 @@ async def test_url_lists_are_streamed_from_allowed_addresses_only(floor, tmp_pat
 
     for url in (str(server.make_url("/list.csv")),  # plain http
                 f"https://127.0.0.1:{server.port}/list.csv", "https://10.1.2.3/list.csv",
-                "https://[::1]/list.csv", "https://169.254.169.254/latest", f"https://localhost:{server.port}/x",
+                "https://[::1]/list.csv", "https://[::ffff:127.0.0.1]/x", "https://169.254.169.254/latest",
+                f"https://localhost:{server.port}/x",
                 "ftp://example.com/list.csv", "not a url"):
         with pytest.raises(ListImportError) as refused:
             await download(url, dest)
