@@ -35,7 +35,7 @@ from realtime.dialer.pacing import BusyCaller, FloorSnapshot, LineOutcome, Pacin
 from realtime.dialer.queue import DialQueue, DialRefused, ReservedHousehold
 from realtime.store.models import CallStatus, Campaign, DialerMode, HouseholdStatus, Recording
 from realtime.store.types import utcnow
-from realtime.telephony import DialFailed, LeadLeg, TelephonyError, Verdict, dial_lead
+from realtime.telephony import DialFailed, LeadLeg, Telephony, TelephonyError, Verdict, dial_lead
 from realtime.telephony.ari import AriError
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class CampaignDialer:
         campaign_id: int,
         *,
         queue: DialQueue,
-        telephony,
+        telephony: Telephony,
         port: CallerPort,
         engine_id: str,
         tick_seconds: float = 1.0,
@@ -167,10 +167,13 @@ class CampaignDialer:
         self._busy[session_id] = (wrapping_up, self.clock())
 
     async def caller_gone(self, session_id: int) -> None:
-        """The caller logged out or vanished: forget them and return what they held."""
+        """The caller logged out or vanished: forget them and return what they held. A
+        finished call whose results never came keeps its lead open."""
         self._waiting.pop(session_id, None)
         self._busy.pop(session_id, None)
         await self._release_preview(session_id)
+        for call in [c for c in self.calls.values() if c.session_id == session_id and c.done.is_set()]:
+            await self.wrap_up(call.call_id, retry=True)
 
     @property
     def waiting_callers(self) -> list[int]:
@@ -346,11 +349,11 @@ class CampaignDialer:
         campaign = self.campaign
         assert campaign is not None
         call_id = uuid.uuid4().hex[:16]
-        attempt_id = await self.queue.start_call(
+        call = LiveCall(call_id, 0, household, self.clock(), session_id=session_id)
+        call.attempt_id = await self.queue.start_call(
             household.id, holder=holder, dialer_mode=campaign.dialer_mode.value, channel_id=f"lead-{call_id}",
-            lead_id=household.leads[0].id if household.leads else None, caller_session_id=session_id,
+            lead_id=call.lead_id, caller_session_id=session_id,
         )
-        call = LiveCall(call_id, attempt_id, household, self.clock(), session_id=session_id)
         self.calls[call_id] = call
         if reserved:
             self._reserved.discard(household.id)  # now counted as a live call
@@ -443,7 +446,13 @@ class CampaignDialer:
             else:
                 return None
             self.caller_busy(session_id)
-            if await self.port.connect(session_id, call):
+            try:
+                connected = await self.port.connect(session_id, call)
+            except Exception:
+                logger.exception("campaign %s: handing call %s to caller %s failed", self.campaign_id,
+                                 call.call_id, session_id)
+                connected = False
+            if connected:
                 call.session_id = session_id
                 return session_id
             self._busy.pop(session_id, None)  # it could not take the call; it is not ours to re-queue

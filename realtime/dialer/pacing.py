@@ -5,8 +5,8 @@ in simulated time. The model, every tick:
 
 * for checkpoints t ahead (2 s ... a line's lifetime), each ringing line needs a caller by t
   with a probability from the live estimates and how long it has rung already, and each
-  busy caller is free by t with a probability from the talk and wrap-up estimates and how
-  long they have talked or wrapped up already;
+  busy caller is free by t with a probability from the talk and wrap-up durations (finished
+  and still going on, Kaplan-Meier) and how long they have talked or wrapped up already;
 * calls needing a caller by t (A_t) and callers free by t (F_t) are Poisson-binomial. An
   answer finding nobody is lost, so abandons over the horizon are sup_t (A_t - F_t)+, which
   is estimated as max_t E[(A_t - F_t)+] (exact on small floors, a normal approximation on
@@ -14,7 +14,8 @@ in simulated time. The model, every tick:
 * it dials the most new lines for which expected abandons ÷ expected human answers stays
   under the target: the campaign's limit less a safety margin, tightened while history is
   short, steered by the measured 30-day rate, and cut to almost nothing (a hard brake)
-  when that rate nears the limit.
+  when that rate nears the limit. Expected abandons are scaled by how many more really
+  happened than the model expected (its calibration, learnt as the campaign runs).
 
 Every decision keeps its inputs, so the supervisor dashboard can show why.
 """
@@ -101,9 +102,6 @@ class Samples:
         # Priors only until real observations arrive: a new campaign starts from them.
         return self._sorted if len(self._sorted) >= 5 else self._prior
 
-    def __len__(self) -> int:
-        return len(self._sorted)
-
     def cdf(self, x: float) -> float:
         values = self.values
         return bisect.bisect_right(values, x) / len(values)
@@ -183,12 +181,13 @@ class FloorEstimates:
         by = [min(1.0, h * (ring.cdf(elapsed + t) - start) / alive) for t in checkpoints]
         return (*by, min(1.0, h * (1 - start) / alive))
 
-    def caller_profile(self, caller: BusyCaller, checkpoints: Sequence[float]) -> tuple[float, ...]:
+    def caller_profile(self, caller: BusyCaller, checkpoints: Sequence[float], talk: Survival,
+                       wrap_up: Survival) -> tuple[float, ...]:
         """For a busy caller: P(free to take a call within each checkpoint)."""
         if caller.wrapping_up:
-            return tuple(_residual(self.wrap_up, caller.elapsed, t) for t in checkpoints)
+            return tuple(wrap_up.residual(caller.elapsed, t) for t in checkpoints)
         wrap = self.wrap_up.mean()
-        return tuple(_residual(self.talk, caller.elapsed, t - wrap) for t in checkpoints)
+        return tuple(talk.residual(caller.elapsed, t - wrap) for t in checkpoints)
 
     def as_json(self) -> dict[str, float]:
         return {
@@ -199,15 +198,40 @@ class FloorEstimates:
         }
 
 
-def _residual(samples: Samples, elapsed: float, within: float) -> float:
-    """P(T <= elapsed + within | T > elapsed) for the duration T the samples describe."""
-    if within <= 0:
-        return 0.0
-    left = 1 - samples.cdf(elapsed)
-    if left <= 1e-9:
-        # Longer than anything seen: assume an exponential tail with the mean as scale.
-        return 1 - math.exp(-within / max(samples.mean(), 1.0))
-    return (samples.cdf(elapsed + within) - samples.cdf(elapsed)) / left
+class Survival:
+    """How long a talk (or wrap-up) lasts, Kaplan-Meier style: from the finished ones and
+    the ones still going on (each lasted at least its elapsed time). Finished ones alone
+    would be biased short: when a shift starts, the short calls are the first to end."""
+
+    def __init__(self, samples: Samples, ongoing: Iterable[float]) -> None:
+        self._mean = samples.mean()
+        observed = sorted([(t, 1) for t in samples.values] + [(t, 0) for t in ongoing],
+                          key=lambda item: (item[0], -item[1]))
+        at_risk = len(observed)
+        survival = 1.0
+        self._times: list[float] = []
+        self._survival: list[float] = []
+        for t, ended in observed:
+            if ended:
+                survival *= 1 - 1 / at_risk
+                self._times.append(t)
+                self._survival.append(survival)
+            at_risk -= 1
+        self._last = self._times[-1] if self._times else 0.0
+
+    def _at(self, t: float) -> float:
+        i = bisect.bisect_right(self._times, t)
+        return self._survival[i - 1] if i else 1.0
+
+    def residual(self, elapsed: float, within: float) -> float:
+        """P(T <= elapsed + within | T > elapsed)."""
+        if within <= 0:
+            return 0.0
+        left = self._at(elapsed)
+        if elapsed >= self._last or left <= 1e-9:
+            # Longer than anything seen end: assume it lasts about as long again.
+            return 1 - math.exp(-within / max(self._mean, elapsed, 1.0))
+        return (left - self._at(elapsed + within)) / left
 
 
 class PacingController:
@@ -216,12 +240,19 @@ class PacingController:
     Times are seconds on any monotonic clock, the same for ``decide`` and ``observe_line``.
     """
 
-    gain = 5.0
+    gain = 3.0  # how hard the target leans against the measured rate's distance from the aim
+    forget = 0.9995  # per tick: the model's calibration follows the last half hour or so
 
     def __init__(self, limits: PacingLimits, *, keep: int = 100) -> None:
         self.limits = limits
         self.estimates = FloorEstimates(limits.line_lifetime)
         self.decisions: collections.deque[PacingDecision] = collections.deque(maxlen=keep)
+        # Calibration: abandons that happened against abandons the model expected when it
+        # dialled. The model takes the worst checkpoint, not the worst moment, so it sees
+        # too few; it starts by assuming twice as many.
+        self._expected_abandons = 2.0
+        self._abandons = 4.0
+        self._abandoned_seen: int | None = None
         lifetime = limits.line_lifetime
         self.checkpoints = tuple(t for t in (2, 5, 8, 12, 17, 24) if t < lifetime) + (lifetime,)
 
@@ -245,12 +276,13 @@ class PacingController:
             return aim * 0.05, f"brake: 30-day abandonment {rate:.1%} near the {limits.abandon_limit:.1%} limit"
         # Steer the measured rate towards the aim: the model sees fewer abandons than happen
         # (it takes the worst checkpoint, not the worst moment), and a strong gain on the
-        # measured rate makes up for that.
-        target = min(aim * 1.5, max(aim * 0.1, aim + self.gain * (aim - rate)))
+        # measured rate makes up for that. Spending more than the aim (to catch up after a
+        # quiet spell) is allowed only as history builds up.
+        target = max(aim * 0.1, aim + self.gain * (aim - rate))
         if human < limits.warm_up_answers:
-            # ... but while history is thin a few abandons would dominate it: start low.
+            # While history is thin a few abandons would dominate the rate: start low.
             return min(target, aim * (0.5 + 0.5 * human / limits.warm_up_answers)), "cautious start"
-        return target, f"aim {aim:.2%}"
+        return min(target, aim * (1 + 0.5 * min(1.0, human / (10 * limits.warm_up_answers)))), f"aim {aim:.2%}"
 
     def decide(self, snapshot: FloorSnapshot, now: float) -> PacingDecision:
         estimates = self.estimates
@@ -262,8 +294,11 @@ class PacingController:
         target, why = self.target(snapshot)
         # Half-second buckets: a tick costs about the same with 5 or 5,000 lines in flight.
         line = functools.lru_cache(maxsize=None)(lambda e: estimates.line_profile(e / 2, checkpoints))
+        talk = Survival(estimates.talk, (c.elapsed for c in snapshot.busy_callers if not c.wrapping_up))
+        wrap_up = Survival(estimates.wrap_up, (c.elapsed for c in snapshot.busy_callers if c.wrapping_up))
         caller = functools.lru_cache(maxsize=None)(
-            lambda wrapping_up, e: estimates.caller_profile(BusyCaller(wrapping_up, e / 2), checkpoints)
+            lambda wrapping_up, e: estimates.caller_profile(BusyCaller(wrapping_up, e / 2), checkpoints,
+                                                            talk, wrap_up)
         )
         lines = [line(round(e * 2)) for e in snapshot.lines]
         busy = [caller(c.wrapping_up, round(c.elapsed * 2)) for c in snapshot.busy_callers]
@@ -281,12 +316,25 @@ class PacingController:
             return self._keep(now, 0, "no callers logged in", inputs)
         if room <= 0:
             return self._keep(now, 0, "line cap reached", inputs)
-        n, ratio = floor.most_lines(line(0), target, room)
+        correction = self._calibrate(snapshot)
+        new = line(0)
+        n, ratio = floor.most_lines(new, target / correction, room)
         # A waiting caller with nothing ringing for it is always worth one line.
         n = max(n, min(room, snapshot.waiting_callers - in_flight))
-        inputs["expected_abandon_ratio"] = round(ratio, 4)
+        self._expected_abandons += ratio * n * new[-1]
+        inputs["model_correction"] = round(correction, 2)
+        inputs["expected_abandon_ratio"] = round(ratio * correction, 4)
         reason = why if n < room else f"{why}; line cap {self.limits.max_lines}"
         return self._keep(now, n, reason, inputs)
+
+    def _calibrate(self, snapshot: FloorSnapshot) -> float:
+        """How many times more abandons happen than the model expects (1-5)."""
+        if self._abandoned_seen is not None:
+            self._abandons += max(0, snapshot.abandoned_30d - self._abandoned_seen)
+        self._abandoned_seen = snapshot.abandoned_30d
+        self._abandons *= self.forget
+        self._expected_abandons *= self.forget
+        return min(5.0, max(1.0, self._abandons / max(self._expected_abandons, 1e-9)))
 
     def _keep(self, now: float, n: int, reason: str, inputs: dict[str, object]) -> PacingDecision:
         decision = PacingDecision(at=now, lines_to_dial=max(0, n), reason=reason, inputs=inputs)

@@ -26,7 +26,7 @@ from realtime.telephony import Conference
 
 from .conftest import caller_sessions
 
-WAIT = 10.0
+WAIT = 20.0
 
 
 class Callers:
