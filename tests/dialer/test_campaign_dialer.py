@@ -271,3 +271,22 @@ async def test_outside_calling_hours_nothing_is_dialled_and_callers_are_told(flo
     closes_at, opens_at = await asyncio.wait_for(port.windows.get(), WAIT)
     assert (closes_at, opens_at) == (None, opens)
     assert lead_channels(await simulator.journal()) == []
+
+
+async def test_a_vanished_caller_gives_back_what_it_held(floor, setup):
+    shown, person = "+12025550121", "+12025550122"
+    campaign, [first, second], port, dialer, outcomes = await setup(
+        [shown, person], callers=2, dialer_mode=DialerMode.PREVIEW)
+    await dialer.start()
+    assert (await dialer.preview(first)).phone == shown
+    assert (await dialer.preview(second)).phone == person
+    call = await dialer.dial_preview(second)
+    await asyncio.wait_for(port.connected.get(), WAIT)
+    await call.leg.hangup()
+    await next_outcome(outcomes)
+    # Both leave without a word: the preview returns to the queue at once, and the
+    # conversation without results keeps its lead open.
+    await dialer.caller_gone(first)
+    await dialer.caller_gone(second)
+    assert await households(floor, campaign.id) == {shown: HouseholdStatus.NOT_CALLED, person: HouseholdStatus.RETRY}
+    assert dialer.calls == {}
