@@ -1,7 +1,7 @@
 """REST API v1: resources under /v1, their OpenAPI document, auth, errors and rate limits.
 
 Entry point: :func:`setup_api` (``realtime.api.app``) adds every route and middleware to
-an application that already holds ``app_keys.STORE`` and ``app_keys.SETTINGS``.
+an application holding ``app_keys.SETTINGS`` (and ``app_keys.STORE`` once it serves).
 
 Adding a resource
 -----------------

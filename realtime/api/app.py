@@ -1,6 +1,7 @@
 """``setup_api``: the /v1 routes and their middlewares on an existing application.
 
-The application must already hold ``STORE`` and ``SETTINGS``; nothing else is assumed.
+The application must hold ``SETTINGS`` when this runs and ``STORE`` by the time requests
+arrive (the server opens the store on start-up); nothing else is assumed.
 Middlewares act on /v1 paths only, so the rest of the site (Socket.IO, static files)
 is untouched.
 """
