@@ -292,7 +292,9 @@ class CampaignDialer:
         return FloorSnapshot(
             waiting_callers=len(self._waiting),
             busy_callers=[BusyCaller(wrapping, now - since) for wrapping, since in self._busy.values()],
-            lines=[now - call.dialled_at for call in self.calls.values() if not call.routed],
+            # Households reserved but not yet dialled are lines about to ring.
+            lines=[0.0] * len(self._reserved)
+            + [now - call.dialled_at for call in self.calls.values() if not call.routed],
             abandoned_30d=abandoned_30d, human_30d=human_30d,
             abandoned_24h=abandoned_24h, human_24h=human_24h,
         )
@@ -309,7 +311,8 @@ class CampaignDialer:
             self.pacer.limits = limits
         async with self.queue.store.sessions() as session:
             self._voicemail = await _media(session, campaign.voicemail_recording_id)
-            self._safe_harbor = await _media(session, campaign.safe_harbor_recording_id) or default_safe_harbor(campaign)
+            self._safe_harbor = (await _media(session, campaign.safe_harbor_recording_id)
+                                 or default_safe_harbor(campaign))
         self._loaded_at = self.clock()
 
     async def _window(self) -> bool:

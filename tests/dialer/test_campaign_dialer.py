@@ -94,7 +94,8 @@ async def next_outcome(outcomes: asyncio.Queue) -> LiveCall:
 
 async def households(floor, campaign_id: int) -> dict[str, HouseholdStatus]:
     async with floor.store.sessions() as session:
-        rows = await session.execute(select(Household.phone, Household.status).where(Household.campaign_id == campaign_id))
+        rows = await session.execute(
+            select(Household.phone, Household.status).where(Household.campaign_id == campaign_id))
         return dict(rows.all())
 
 

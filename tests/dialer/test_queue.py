@@ -100,7 +100,8 @@ async def test_retry_response_and_other_open_leads_bring_a_household_back(floor)
     [again] = await queue.reserve(campaign.id, holder="x", now=later)
     attempt = await dial(queue, again.id, holder="x", now=later)
     # One of the two leads talked to: the other keeps the household in the queue.
-    status = await queue.record_outcome(attempt, CallStatus.COMPLETED, completed_lead_ids=[again.leads[0].id], now=later)
+    status = await queue.record_outcome(
+        attempt, CallStatus.COMPLETED, completed_lead_ids=[again.leads[0].id], now=later)
     assert status is HouseholdStatus.RETRY
     [last] = await queue.reserve(campaign.id, holder="x", now=later + dt.timedelta(seconds=60))
     assert [lead.id for lead in last.leads] == [again.leads[1].id]
