@@ -44,6 +44,9 @@ logger = logging.getLogger(__name__)
 FAILURES = {"busy": CallStatus.BUSY, "no-answer": CallStatus.NO_ANSWER, "cancelled": CallStatus.NO_ANSWER,
             "lost": CallStatus.NO_ANSWER}  # everything else (congestion, unreachable...) is FAILED
 REFRESH_SECONDS = 30.0  # how often the campaign's settings are read again
+# A reservation this old was left by an engine that died (lines are dialled within moments
+# of being reserved) or by a preview nobody acted on.
+STALE_RESERVATION = dt.timedelta(minutes=15)
 
 
 class DialerError(Exception):
@@ -313,6 +316,7 @@ class CampaignDialer:
             self._voicemail = await _media(session, campaign.voicemail_recording_id)
             self._safe_harbor = (await _media(session, campaign.safe_harbor_recording_id)
                                  or default_safe_harbor(campaign))
+        await self.queue.release_stale(older_than=STALE_RESERVATION, campaign_id=self.campaign_id)
         self._loaded_at = self.clock()
 
     async def _window(self) -> bool:
