@@ -12,8 +12,9 @@ The last transaction marks the list ``ready`` (or ``failed``) and puts the summa
 webhook in the outbox, so the webhook exists exactly when the status does.
 
 Row numbers in rejections count the header as row 1, as a spreadsheet shows them.
-Households take positions after the campaign's last one, in upload order; two lists
-imported into one campaign at the same moment interleave.
+Households take positions after the campaign's last one, in upload order (two lists
+imported into one campaign at the same moment interleave); lead ids follow the file
+within a batch, but batches written side by side may commit in either order.
 """
 from __future__ import annotations
 
