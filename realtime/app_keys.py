@@ -10,8 +10,10 @@ if TYPE_CHECKING:
     from realtime.config import Settings
     from realtime.store.database import Store
     from realtime.telephony.service import Telephony
+    from realtime.webhooks import WebhookDispatcher
 
 SETTINGS: web.AppKey["Settings"] = web.AppKey("settings")
 STORE: web.AppKey["Store"] = web.AppKey("store")
 BUS: web.AppKey["Bus"] = web.AppKey("bus")
 TELEPHONY: web.AppKey["Telephony"] = web.AppKey("telephony")
+WEBHOOKS: web.AppKey["WebhookDispatcher"] = web.AppKey("webhooks")

@@ -13,12 +13,14 @@ from aiohttp import web
 
 from realtime import app_keys, healthz
 from realtime.api import setup_api
+from realtime.api.lists import setup_list_imports
 from realtime.bus import create_bus
 from realtime.channels.server import create_socket_server
 from realtime.config import Settings
 from realtime.health import ComponentHealth, Status
 from realtime.store.database import Store
 from realtime.telephony.service import start_telephony
+from realtime.webhooks import WebhookDispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ def create_app(settings: Settings) -> web.Application:
     healthz.setup_healthz(app)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_bus_ctx)
+    app.cleanup_ctx.append(_webhooks_ctx)
     if settings.runs_engine:
         app.cleanup_ctx.append(_telephony_ctx)
     else:
@@ -38,6 +41,7 @@ def create_app(settings: Settings) -> web.Application:
 
     if settings.runs_web:
         setup_api(app)
+        setup_list_imports(app)
 
     socket_server = create_socket_server(settings)
     socket_server.attach(app, socketio_path="socket.io")
@@ -76,6 +80,15 @@ async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:
     healthz.register(app, "bus", check)
     yield
     await bus.close()
+
+
+async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
+    # Every process delivers: deliveries are claimed row by row, so several never send one twice.
+    dispatcher = WebhookDispatcher(app[app_keys.STORE])
+    await dispatcher.start()
+    app[app_keys.WEBHOOKS] = dispatcher
+    yield
+    await dispatcher.close()
 
 
 async def _telephony_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -99,3 +99,46 @@ async def test_redis_restart_shows_bus_down_then_up_without_restarting(aiohttp_c
     await redis_server.start()
     body = await wait_for_health(client, 200)
     assert body["components"]["bus"]["status"] == "up"
+
+
+async def test_an_uploaded_list_is_imported_and_its_webhook_delivered(aiohttp_client, aiohttp_server, tmp_path):
+    import aiohttp
+    from aiohttp import web
+
+    from realtime.store.accounts import create_account
+    from realtime.store.database import Store
+    from realtime.webhooks import verify_signature
+
+    received: asyncio.Queue = asyncio.Queue()
+
+    async def hook(request: web.Request) -> web.Response:
+        await received.put((request.headers["X-Realtime-Signature"], await request.read()))
+        return web.Response()
+
+    receiver = web.Application()
+    receiver.router.add_post("/hook", hook)
+    hooks = await aiohttp_server(receiver)
+
+    client = await start(aiohttp_client, tmp_path)
+    store = Store(f"sqlite:///{tmp_path / 'realtime.sqlite3'}")
+    async with store.transaction() as session:
+        made = await create_account(session, "Wiring check")
+    await store.close()
+    auth = {"Authorization": aiohttp.encode_basic_auth(made.api_key, made.api_auth)}
+
+    campaign = await (await client.post("/v1/campaigns", json={"name": "Calls", "dialer_mode": "power"},
+                                        headers=auth)).json()
+    form = aiohttp.FormData(default_to_multipart=True)
+    form.add_field("name", "Wiring list")
+    form.add_field("campaign_id", str(campaign["id"]))
+    form.add_field("webhook_url", str(hooks.make_url("/hook")))
+    form.add_field("file", "phone,first_name\n(212) 555-0101,Ann\nnot a phone,Bob\n",
+                   filename="list.csv", content_type="text/csv")
+    response = await client.post("/v1/lists", data=form, headers=auth)
+    assert response.status == 202, await response.text()
+
+    signature, body = await asyncio.wait_for(received.get(), 30)
+    assert verify_signature(made.api_auth, signature, body)
+    assert b'"list.imported"' in body
+    lead_list = await (await client.get(f"/v1/lists/{(await response.json())['id']}", headers=auth)).json()
+    assert (lead_list["status"], lead_list["rows_imported"], lead_list["rows_rejected"]) == ("ready", 1, 1)

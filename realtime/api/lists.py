@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +28,7 @@ from realtime.api.errors import ApiError, BadRequest, Conflict, Invalid, Payload
 from realtime.api.pagination import PAGE_PARAMS
 from realtime.api.routing import Context, Resource
 from realtime.api.validation import CREATED_AT, ID, Field, Schema
-from realtime.app_keys import SETTINGS, STORE
+from realtime.app_keys import SETTINGS, STORE, WEBHOOKS
 from realtime.dialer.lists import (
     ImportProgress,
     ImportRunner,
@@ -50,19 +51,24 @@ IMPORTS: web.AppKey[ImportRunner] = web.AppKey("list_imports", ImportRunner)
 
 
 def setup_list_imports(app: web.Application, *, webhooks: WebhookDispatcher | None = None) -> None:
-    """Run uploaded lists' imports in this application's process (call before it starts)."""
-    settings = app[SETTINGS]
-    app[IMPORTS] = ImportRunner(
-        app[STORE],
-        work_dir=Path(settings.data_dir) / "imports",
-        webhooks=webhooks,
-        allow_private_urls=settings.import_allow_private_urls,
-    )
+    """Run uploaded lists' imports in this application's process (call before it starts).
 
-    async def stop(app: web.Application) -> None:
+    The runner is made at start-up, once the store is there; without ``webhooks`` it
+    uses the application's dispatcher (``app_keys.WEBHOOKS``) when it has one.
+    """
+
+    async def imports(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        app[IMPORTS] = ImportRunner(
+            app[STORE],
+            work_dir=Path(settings.data_dir) / "imports",
+            webhooks=webhooks or app.get(WEBHOOKS),
+            allow_private_urls=settings.import_allow_private_urls,
+        )
+        yield
         await app[IMPORTS].close()
 
-    app.on_cleanup.append(stop)
+    app.cleanup_ctx.append(imports)
 
 
 class ImportsUnavailable(ApiError):
