@@ -114,6 +114,7 @@ class CampaignDialer:
         self._reserved: set[int] = set()  # households reserved for a line, not yet dialled
         self._listeners: list[Callable[[LiveCall], object]] = []
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task] = set()
         self._loaded_at = -REFRESH_SECONDS
@@ -131,16 +132,25 @@ class CampaignDialer:
     async def stop(self, *, grace: float = 5.0) -> None:
         """Stop dialling, hang up the lines still live and put their outcomes on record."""
         if self._task is not None:
+            # Let the loop finish its tick: cancelled inside a transaction, a task could
+            # leave the store locked.
+            self._stopping = True
+            self._wake.set()
+            await asyncio.wait([self._task], timeout=grace)
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        for call in list(self.calls.values()):
-            if call.leg is not None and not call.done.is_set():
-                await call.leg.hangup()
-        # Cancelling a task in the middle of a transaction could leave the store locked:
-        # let the calls finish recording first.
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=grace)
+        # Hang up what is live, including lines still being dialled as we stop, and let the
+        # calls finish recording their outcomes (the same reason as above).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        hung_up: set[str] = set()
+        while self._tasks and loop.time() < deadline:
+            for call in list(self.calls.values()):
+                if call.leg is not None and not call.done.is_set() and call.call_id not in hung_up:
+                    hung_up.add(call.call_id)
+                    await call.leg.hangup()
+            await asyncio.wait(list(self._tasks), timeout=min(0.2, max(0.0, deadline - loop.time())))
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -250,7 +260,7 @@ class CampaignDialer:
 
     # -- the tick loop -------------------------------------------------------------
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.tick()
             except Exception:
