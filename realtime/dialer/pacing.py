@@ -302,15 +302,15 @@ class PacingController:
         )
         lines = [line(round(e * 2)) for e in snapshot.lines]
         busy = [caller(c.wrapping_up, round(c.elapsed * 2)) for c in snapshot.busy_callers]
-        floor = Floor(len(checkpoints), lines, snapshot.waiting_callers, busy)
+        horizon = Horizon(len(checkpoints), lines, snapshot.waiting_callers, busy)
         inputs: dict[str, object] = {
             "waiting_callers": snapshot.waiting_callers, "busy_callers": len(snapshot.busy_callers),
             "lines_in_flight": in_flight, "max_lines": self.limits.max_lines,
             "abandonment_30d": _ratio(snapshot.abandoned_30d, snapshot.human_30d),
             "abandonment_24h": _ratio(snapshot.abandoned_24h, snapshot.human_24h),
             "target": round(target, 4), **estimates.as_json(),
-            "expected_answers": round(floor.humans, 2),
-            "expected_free_callers": round(floor.free[-1], 2),
+            "expected_answers": round(horizon.humans, 2),
+            "expected_free_callers": round(horizon.free[-1], 2),
         }
         if callers == 0:
             return self._keep(now, 0, "no callers logged in", inputs)
@@ -318,7 +318,7 @@ class PacingController:
             return self._keep(now, 0, "line cap reached", inputs)
         correction = self._calibrate(snapshot)
         new = line(0)
-        n, ratio = floor.most_lines(new, target / correction, room)
+        n, ratio = horizon.most_lines(new, target / correction, room)
         # A waiting caller with nothing ringing for it is always worth one line.
         n = max(n, min(room, snapshot.waiting_callers - in_flight))
         self._expected_abandons += ratio * n * new[-1]
@@ -346,7 +346,7 @@ def _ratio(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-class Floor:
+class Horizon:
     """Expected abandons and human answers over the horizon for n more lines.
 
     ``lines``: per ringing line, P(needs a caller by each checkpoint) and P(ever);
