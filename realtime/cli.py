@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -80,6 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--admin-email")
     create.add_argument("--admin-password", help="default: a generated password, printed once")
     create.set_defaults(handler=_account_create)
+
+    importer = commands.add_parser("import", help="import a CSV lead list into a campaign")
+    _add_settings_flags(importer)
+    importer.add_argument("file", type=Path, help="CSV file with a header row")
+    importer.add_argument("--campaign", type=int, required=True, help="campaign id")
+    importer.add_argument("--name", help="list name (default: the file name)")
+    importer.add_argument("--mapping", help='JSON object, CSV header -> lead field or "custom:<name>" '
+                          "(default: headers named like lead fields)")
+    importer.add_argument("--region", default="US", help="country for numbers without +country code")
+    importer.set_defaults(handler=_import)
 
     demo = commands.add_parser("demo", help="create the demo account on an empty database")
     _add_settings_flags(demo)
@@ -290,6 +301,69 @@ def _account_create(args: argparse.Namespace) -> int:
         if created.admin_password:
             print(f"password: {created.admin_password}")
     return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from realtime.dialer.lists import ImportProgress, ListImportError, import_csv_file
+    from realtime.store.database import Store
+
+    settings = _settings(args)
+    if not args.file.is_file():
+        raise StartupError(f"{args.file}: no such file")
+    try:
+        mapping = json.loads(args.mapping) if args.mapping else None
+    except json.JSONDecodeError as exc:
+        raise StartupError(f"--mapping is not JSON: {exc}") from None
+    bar = ProgressBar(sys.stderr)
+
+    def progress(done: ImportProgress) -> None:
+        bar.show(done.rows_done, done.rows_total)
+
+    async def run() -> ImportProgress:
+        created = create_sqlite_file(settings)
+        await check_services(dataclasses.replace(settings, redis_url=None))
+        await ensure_schema(settings, owned=created)
+        store = Store(settings.database_url)
+        try:
+            return await import_csv_file(store, args.file, campaign_id=args.campaign, name=args.name,
+                                         column_mapping=mapping, region=args.region, progress=progress)
+        finally:
+            await store.close()
+
+    try:
+        result = asyncio.run(run())
+    except ListImportError as exc:
+        raise StartupError(str(exc)) from None
+    bar.done()
+    print(f"list {result.list_id}: {result.status.value}; {result.rows_imported} leads imported "
+          f"into {result.households_created} new households ({result.duplicates} sharing a phone), "
+          f"{result.rows_rejected} rows rejected, {result.rows_blocked} blocked")
+    if result.error:
+        print(f"error: {result.error}")
+    return 0 if result.error is None else 1
+
+
+class ProgressBar:
+    """A one-line bar on a terminal; plain percentage lines when the output is a file."""
+
+    def __init__(self, stream, width: int = 40) -> None:
+        self.stream, self.width = stream, width
+        self.tty = stream.isatty()
+        self._last = -1
+
+    def show(self, done: int, total: int) -> None:
+        percent = 100 * done // total if total else 0
+        if self.tty:
+            filled = self.width * percent // 100
+            self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {percent:3d}% {done}/{total}")
+            self.stream.flush()
+        elif percent // 10 != self._last // 10:
+            self.stream.write(f"{percent}% ({done}/{total} rows)\n")
+        self._last = percent
+
+    def done(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
 
 
 def _demo(args: argparse.Namespace) -> int:

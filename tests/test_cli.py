@@ -162,3 +162,35 @@ async def test_account_create_prints_working_credentials(sqlite_url, tmp_path):
 
     code, _, err = await run("account", "create", "Again", "--admin-email", "boss@acme.example", env=env)
     assert code == 2 and "realtime: error:" in err and "Traceback" not in err
+
+
+async def test_import_command_loads_a_csv_with_progress_and_a_summary(tmp_path):
+    from sqlalchemy import select
+
+    from realtime.store.database import Store
+    from realtime.store.demo import seed_demo
+    from realtime.store.models import Campaign, Lead, LeadList
+
+    url = f"sqlite:///{tmp_path / 'calls.sqlite3'}"
+    await migrate.upgrade(url)
+    store = Store(url)
+    await seed_demo(store)
+    async with store.transaction() as session:
+        campaign_id = (await session.scalars(select(Campaign.id).order_by(Campaign.id))).first()
+    csv_path = tmp_path / "voters.csv"
+    rows = "".join(f"(212) 555-{i:04d},Voter{i}\n" for i in range(1000, 1200))
+    csv_path.write_text("phone,first_name\n" + rows + "12,Nobody\n")
+
+    env = {"REALTIME_DATABASE_URL": url, "REALTIME_DATA_DIR": str(tmp_path)}
+    code, out, err = await run("import", str(csv_path), "--campaign", str(campaign_id), env=env)
+    assert code == 0, err
+    assert "200 leads imported into 200 new households" in out and "1 rows rejected" in out
+    assert "100% (201/201 rows)" in err
+    async with store.transaction() as session:
+        lead_list = (await session.scalars(select(LeadList).where(LeadList.name == "voters.csv"))).one()
+        names = (await session.scalars(select(Lead.first_name).where(Lead.lead_list_id == lead_list.id))).all()
+    await store.close()
+    assert sorted(names) == sorted(f"Voter{i}" for i in range(1000, 1200))
+
+    code, _, err = await run("import", str(csv_path), "--campaign", "999", env=env)
+    assert code == 2 and "999" in err and "Traceback" not in err
