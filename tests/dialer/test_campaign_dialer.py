@@ -291,3 +291,20 @@ async def test_a_vanished_caller_gives_back_what_it_held(floor, setup):
     await dialer.caller_gone(second)
     assert await households(floor, campaign.id) == {shown: HouseholdStatus.NOT_CALLED, person: HouseholdStatus.RETRY}
     assert dialer.calls == {}
+
+
+async def test_busy_callers_get_no_lines_until_they_are_free(floor, setup, simulator):
+    first_person, second_person = "+12025550131", "+12025550132"
+    campaign, [a, b], port, dialer, outcomes = await setup(
+        [first_person, second_person], callers=2, dialer_mode=DialerMode.POWER)
+    dialer.caller_free(a)
+    dialer.caller_free(b)
+    dialer.caller_busy(b)  # b took a break before the dialer started
+    await dialer.start()
+    session_id, call = await asyncio.wait_for(port.connected.get(), WAIT)
+    assert (session_id, call.household.phone) == (a, first_person)
+    assert len(lead_channels(await simulator.journal())) == 1  # nothing was dialled for b
+    dialer.caller_free(b)
+    session_id, call = await asyncio.wait_for(port.connected.get(), WAIT)
+    assert (session_id, call.household.phone) == (b, second_person)
+    assert dialer.waiting_callers == []
