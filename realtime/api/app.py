@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 from sqlalchemy.exc import IntegrityError
 
 from realtime.api import (
@@ -130,6 +131,9 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return await handler(request)
     except ApiError as exc:
         return error_response(exc)
+    except BadHttpMessage as exc:
+        # A body aiohttp cannot parse while the handler reads it (a broken multipart part header).
+        return error_response(BadRequest(f"malformed request body: {exc.message}", error_id="malformed-body"))
     except IntegrityError as exc:
         # A race past the service's own checks (two creates of one name at once).
         logger.info("integrity error on %s %s: %s", request.method, request.path, exc.orig)

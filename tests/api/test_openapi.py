@@ -80,7 +80,7 @@ def fuzz(base_url: str, auth: tuple[str, str], examples: int) -> list[str]:
                 check()
             except hypothesis.errors.Unsatisfiable:
                 assert mode is GenerationMode.NEGATIVE  # nothing to get wrong: no parameters, no body
-            except Exception as exc:  # noqa: BLE001 - collected to report every operation at once
+            except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - every operation's failures at once
                 failures.append(f"{operation.label} ({mode.value}): {exc}")
     return failures
 

@@ -64,3 +64,10 @@ async def test_a_recording_a_campaign_plays_cannot_be_deleted(api):
     assert (status, body["error"]["id"]) == (409, "recording-in-use")
     await api.patch(f"/v1/campaigns/{campaign['id']}", {"safe_harbor_recording_id": None})
     await api.delete(f"/v1/recordings/{made['id']}")
+
+
+async def test_a_broken_multipart_body_is_400(api):
+    body = (b'--b\r\nContent-Disposition: form-data; name="fi\x00le"\r\n\r\nxx\r\n--b--\r\n')
+    status, answer, _ = await api.call("POST", "/v1/recordings", data=body, headers={
+        **api.alice.headers, "Content-Type": "multipart/form-data; boundary=b"})
+    assert (status, answer["error"]["id"]) == (400, "malformed-body")
