@@ -1,8 +1,8 @@
 """An aiohttp app with a migrated store and ``setup_api``, and two accounts to call it as."""
 from __future__ import annotations
 
-import base64
 import asyncio
+import base64
 import concurrent.futures
 import dataclasses
 import re
