@@ -1,6 +1,6 @@
 """List import: a CSV of leads becomes households (one per phone) and leads, in constant memory.
 
-The file is read as a stream in batches of a few thousand rows; each batch is one
+The file is read as a stream in batches of ten thousand rows; each batch is one
 transaction that inserts the new households (``ON CONFLICT (campaign_id, phone) DO
 NOTHING``: a phone already in the campaign, from this file or an earlier list, keeps its
 household and the lead joins it), flags the blocked ones, inserts the leads (with
@@ -71,7 +71,9 @@ _SYNONYMS = {
     "middlename": "middle_name", "zip": "zip_code", "zipcode": "zip_code", "postal_code": "zip_code",
     "postcode": "zip_code", "email_address": "email", "street": "address", "id": "external_id",
 }
-BATCH_ROWS = 5000
+# Larger batches pay the per-transaction costs (commit, round trips, a repeated phone's wait for the
+# batch beside it to commit) less often; ten thousand rows keep the import to about 35 MB.
+BATCH_ROWS = 10_000
 WRITERS = 2
 EVENT_IMPORTED = "list.imported"
 EVENT_FAILED = "list.import_failed"
