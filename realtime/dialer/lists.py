@@ -1,6 +1,6 @@
 """List import: a CSV of leads becomes households (one per phone) and leads, in constant memory.
 
-The file is read as a stream in batches of ten thousand rows; each batch is one
+The file is read as a stream in batches of a few thousand rows; each batch is one
 transaction that inserts the new households (``ON CONFLICT (campaign_id, phone) DO
 NOTHING``: a phone already in the campaign, from this file or an earlier list, keeps its
 household and the lead joins it), flags the blocked ones, inserts the leads (with
@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import socket
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -71,10 +72,10 @@ _SYNONYMS = {
     "middlename": "middle_name", "zip": "zip_code", "zipcode": "zip_code", "postal_code": "zip_code",
     "postcode": "zip_code", "email_address": "email", "street": "address", "id": "external_id",
 }
-# Larger batches pay the per-transaction costs (commit, round trips, a repeated phone's wait for the
-# batch beside it to commit) less often; ten thousand rows keep the import to about 35 MB.
-BATCH_ROWS = 10_000
+BATCH_ROWS = 5000
 WRITERS = 2
+DEADLOCK_ATTEMPTS = 3
+DEADLOCK_DETECTED = "40P01"
 EVENT_IMPORTED = "list.imported"
 EVENT_FAILED = "list.import_failed"
 
@@ -287,15 +288,35 @@ class _Target:
     list_id: int
 
 
+class _InFlight:
+    """Phones of the batches being written side by side (a few batches' worth, not the file's)."""
+
+    def __init__(self) -> None:
+        self._batches: Counter[str] = Counter()
+
+    def claim(self, phones: list[str]) -> set[str]:
+        """Count the batch's phones in; those another batch in flight has too."""
+        shared = {phone for phone in phones if phone in self._batches}
+        self._batches.update(phones)
+        return shared
+
+    def release(self, phones: list[str]) -> None:
+        for phone in phones:
+            self._batches[phone] -= 1
+            if not self._batches[phone]:
+                del self._batches[phone]
+
+
 async def _write(session: AsyncSession, target: _Target, batch: _Batch, phones: list[str],
-                 position: int) -> tuple[int, int]:
+                 position: int, shared: set[str]) -> tuple[int, int]:
     """One batch, in the caller's transaction, counters included; new households numbered from
-    ``position``. Returns (rows blocked, households created)."""
+    ``position``, ``shared`` phones (also in a batch written beside it) last.
+    Returns (rows blocked, households created)."""
     await lock_block_list(session, target.account_id, exclusive=False)
     # PostgreSQL gets set-based statements on the driver itself: ORM bulk inserts cost more
     # Python time per row than the database spends on it.
     pg = await _asyncpg(session) if session.bind.dialect.name == "postgresql" else None
-    created = await (_pg_insert_households(pg, target, phones, position) if pg
+    created = await (_pg_insert_households(pg, target, phones, position, shared) if pg
                      else _insert_households(session, target, phones, position))
     blocked_new = await _flag_blocked(session, pg, target, list(created)) if created else set()
     households = {phone: (household_id, phone in blocked_new) for phone, household_id in created.items()}
@@ -377,14 +398,19 @@ WHERE campaign_id = $1 AND phone = ANY($2::varchar[])
 """
 
 
-async def _pg_insert_households(pg: Any, target: _Target, phones: list[str], position: int) -> dict[str, int]:
-    if not phones:
-        return {}
-    # Inserted in phone order: concurrent batches sharing phones then wait for each other, never deadlock.
+async def _pg_insert_households(pg: Any, target: _Target, phones: list[str], position: int,
+                                shared: set[str]) -> dict[str, int]:
+    # A phone the batch beside this one inserted makes this insert wait for that batch to commit;
+    # inserting those phones last lets the rest go in meanwhile. Each part goes in phone order, so
+    # the batches of other lists wait for these rather than deadlock, or nearly always (see _commit).
     by_phone = sorted(zip(phones, range(position, position + len(phones))))
-    rows = await pg.fetch(_PG_INSERT_HOUSEHOLDS, target.account_id, target.campaign_id, utcnow(),
-                          [phone for phone, _ in by_phone], [n for _, n in by_phone])
-    return {phone: household_id for phone, household_id in rows}
+    created = {}
+    for part in ([new for new in by_phone if new[0] not in shared], [new for new in by_phone if new[0] in shared]):
+        if part:
+            rows = await pg.fetch(_PG_INSERT_HOUSEHOLDS, target.account_id, target.campaign_id, utcnow(),
+                                  [phone for phone, _ in part], [n for _, n in part])
+            created.update(rows)
+    return created
 
 
 async def _pg_households(pg: Any, target: _Target, phones: list[str]) -> dict[str, tuple[int, bool]]:
@@ -500,8 +526,9 @@ async def import_list(
 
     Never raises for a bad file: the list ends ``failed`` with the reason in ``error``.
     On PostgreSQL two batches are written at once (its time goes into per-row foreign-key
-    checks and index updates, which a second connection runs on another core); SQLite has
-    one writer.
+    checks and index updates, which a second connection runs on another core); a batch
+    inserts the phones it shares with the batch beside it last, as those wait for that one to
+    commit. SQLite has one writer.
     """
     writers = WRITERS if store.dialect == "postgresql" else 1
     async with store.transaction() as session:
@@ -529,11 +556,12 @@ async def import_list(
         batches = _batches(path, mapping, region, batch_rows)
         following = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
         writing: set[asyncio.Task] = set()
+        in_flight = _InFlight()
         try:
             while (batch := await following) is not None:
                 following = asyncio.ensure_future(asyncio.to_thread(next, batches, None))  # read while writing
                 phones = batch.phones
-                writing.add(asyncio.create_task(_commit(store, target, batch, phones, position)))
+                writing.add(asyncio.create_task(_commit(store, target, batch, phones, position, in_flight)))
                 position += len(phones)
                 if len(writing) >= writers:
                     finished, writing = await asyncio.wait(writing, return_when=asyncio.FIRST_COMPLETED)
@@ -554,12 +582,33 @@ async def import_list(
     return await _finish(store, list_id, webhooks)
 
 
-async def _commit(store: Store, target: _Target, batch: _Batch, phones: list[str],
-                  position: int) -> tuple[int, int, int, int]:
-    """Write one batch in its own transaction; (imported, rejected, blocked, households created)."""
-    async with store.transaction() as session:
-        blocked, created = await _write(session, target, batch, phones, position)
+async def _commit(store: Store, target: _Target, batch: _Batch, phones: list[str], position: int,
+                  in_flight: _InFlight) -> tuple[int, int, int, int]:
+    """Write one batch in its own transaction; (imported, rejected, blocked, households created).
+
+    A deadlock is retried: the shared phones going last breaks the phone order that otherwise
+    rules deadlocks out, so another list imported into the campaign at the same moment, with
+    the same phones, can very rarely close a cycle (PostgreSQL then rolls one transaction back).
+    """
+    shared = in_flight.claim(phones)
+    try:
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                async with store.transaction() as session:
+                    blocked, created = await _write(session, target, batch, phones, position, shared)
+                break
+            except Exception as exc:
+                if attempt == DEADLOCK_ATTEMPTS or _sqlstate(exc) != DEADLOCK_DETECTED:
+                    raise
+                logger.warning("list %s: batch deadlocked with another import; writing it again", target.list_id)
+    finally:
+        in_flight.release(phones)
     return len(batch.rows), len(batch.rejections), blocked, created
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The PostgreSQL error code, raised by asyncpg itself or wrapped by SQLAlchemy."""
+    return getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
 
 
 async def _finish(store: Store, list_id: int, webhooks: WebhookDispatcher | None,

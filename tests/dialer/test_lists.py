@@ -174,6 +174,56 @@ async def test_a_hundred_thousand_rows(floor, tmp_path, migrated_url):
     assert result.duplicates == 99_900 - households > 9_000
 
 
+
+async def test_phones_repeated_in_batches_written_side_by_side_share_one_household_in_upload_order(floor, tmp_path):
+    campaign = await floor.campaign()
+    # Rows cycle through seven phones with a stride, so every batch repeats phones of the one or two before.
+    order = [(n * 5) % 7 for n in range(60)]
+    text = "phone,first_name\n" + "".join(f"212-555-01{k:02d},Row{n}\n" for n, k in enumerate(order))
+    async with floor.store.transaction() as session:
+        lead_list = await create_list(session, account_id=floor.account_id, campaign_id=campaign.id, name="x",
+                                      column_mapping={"phone": "phone", "first_name": "first_name"})
+    result = await import_list(floor.store, lead_list.id, write(tmp_path, text), batch_rows=4)
+    async with floor.store.sessions() as session:
+        leads = dict((await session.execute(
+            select(Lead.first_name, Household.phone).join(Household, Household.id == Lead.household_id)
+            .where(Lead.lead_list_id == lead_list.id))).all())
+        by_position = (await session.scalars(
+            select(Household.phone).where(Household.campaign_id == campaign.id).order_by(Household.position))).all()
+    assert (result.rows_imported, result.households_created, result.duplicates) == (60, 7, 53)
+    assert leads == {f"Row{n}": f"+121255501{k:02d}" for n, k in enumerate(order)}
+    assert by_position == [f"+121255501{k:02d}" for k in dict.fromkeys(order)]
+
+
+async def test_a_batch_that_deadlocks_is_written_again_and_counted_once(floor, tmp_path, monkeypatch):
+    from asyncpg.exceptions import DeadlockDetectedError
+
+    from realtime.dialer import lists
+
+    write_batch = lists._write
+    deadlocks = []
+
+    async def deadlocking_once(session, target, batch, *args):
+        if not deadlocks and any("Bob" in fields for _, fields, _ in batch.rows):
+            deadlocks.append(batch)
+            raise DeadlockDetectedError("deadlock detected")
+        return await write_batch(session, target, batch, *args)
+
+    monkeypatch.setattr(lists, "_write", deadlocking_once)
+    campaign = await floor.campaign()
+    async with floor.store.transaction() as session:
+        lead_list = await create_list(session, account_id=floor.account_id, campaign_id=campaign.id, name="x",
+                                      column_mapping={"phone": "phone", "first_name": "first_name"})
+    text = "phone,first_name\n212-555-0100,Ann\n212-555-0101,Bob\nnope,Cid\n212-555-0100,Dee\n"
+    result = await import_list(floor.store, lead_list.id, write(tmp_path, text), batch_rows=2)
+    async with floor.store.sessions() as session:
+        names = (await session.scalars(select(Lead.first_name).where(Lead.lead_list_id == lead_list.id))).all()
+        rejected = (await session.scalars(select(ListRejection.row_number).where(
+            ListRejection.lead_list_id == lead_list.id))).all()
+    assert deadlocks and result.status is ListStatus.READY
+    assert (result.rows_imported, result.rows_rejected, result.households_created) == (3, 1, 2)
+    assert sorted(names) == ["Ann", "Bob", "Dee"] and rejected == [4]
+
 async def test_url_lists_are_streamed_from_allowed_addresses_only(floor, tmp_path, aiohttp_server):
     app = web.Application()
     app.router.add_get("/list.csv", lambda request: web.Response(text="phone\n2125550100\n"))
