@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import socket
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -257,16 +256,17 @@ def _batches(path: Path, mapping: dict[str, str], region: str, size: int) -> Ite
 
 def _row(record, width, phone_at, fields, custom, empty, region):
     """(phone, lead fields, custom fields) for a CSV record, or why it is rejected."""
-    if len(record) > width:
-        return f"has {len(record)} columns; the header has {width}"
-    raw = record[phone_at] if phone_at < len(record) else ""
+    count = len(record)
+    if count > width:
+        return f"has {count} columns; the header has {width}"
+    raw = record[phone_at] if phone_at < count else ""
     try:
         phone = to_e164(raw, region)
     except InvalidPhoneNumber as exc:
         return "missing phone number" if exc.reason == "missing" else f"invalid phone number {raw!r}: {exc.reason}"
     values = list(empty)
     for position, at, length in fields:
-        if at < len(record):
+        if at < count:
             value = record[at].strip()
             if len(value) > length:
                 return f"{LEAD_FIELDS[position]} is longer than {length} characters"
@@ -275,7 +275,7 @@ def _row(record, width, phone_at, fields, custom, empty, region):
             values[position] = value
     extra = None
     if custom:
-        extra = {name: record[at].strip().replace("\x00", "") for name, at in custom if at < len(record)}
+        extra = {name: record[at].strip().replace("\x00", "") for name, at in custom if at < count}
     return phone, tuple(values), extra
 
 
@@ -289,28 +289,35 @@ class _Target:
 
 
 class _InFlight:
-    """Phones of the batches being written side by side (a few batches' worth, not the file's)."""
+    """Phones of the batches being written side by side (a few batches' worth, not the file's),
+    with the position the first of them gave each."""
 
     def __init__(self) -> None:
-        self._batches: Counter[str] = Counter()
+        self._phones: dict[str, list[int]] = {}  # phone -> [batches, position]
 
-    def claim(self, phones: list[str]) -> set[str]:
-        """Count the batch's phones in; those another batch in flight has too."""
-        shared = {phone for phone in phones if phone in self._batches}
-        self._batches.update(phones)
+    def claim(self, phones: list[str], position: int) -> dict[str, int]:
+        """Count in a batch numbering its phones from ``position``; those another batch in flight
+        has too, with that batch's position (whichever inserts the phone, it keeps upload order)."""
+        shared = {}
+        for n, phone in enumerate(phones):
+            entry = self._phones.setdefault(phone, [0, position + n])
+            entry[0] += 1
+            if entry[0] > 1:
+                shared[phone] = entry[1]
         return shared
 
     def release(self, phones: list[str]) -> None:
         for phone in phones:
-            self._batches[phone] -= 1
-            if not self._batches[phone]:
-                del self._batches[phone]
+            entry = self._phones[phone]
+            entry[0] -= 1
+            if not entry[0]:
+                del self._phones[phone]
 
 
 async def _write(session: AsyncSession, target: _Target, batch: _Batch, phones: list[str],
-                 position: int, shared: set[str]) -> tuple[int, int]:
+                 position: int, shared: dict[str, int]) -> tuple[int, int]:
     """One batch, in the caller's transaction, counters included; new households numbered from
-    ``position``, ``shared`` phones (also in a batch written beside it) last.
+    ``position``, ``shared`` phones (also in a batch written beside it) last, at their positions.
     Returns (rows blocked, households created)."""
     await lock_block_list(session, target.account_id, exclusive=False)
     # PostgreSQL gets set-based statements on the driver itself: ORM bulk inserts cost more
@@ -399,11 +406,11 @@ WHERE campaign_id = $1 AND phone = ANY($2::varchar[])
 
 
 async def _pg_insert_households(pg: Any, target: _Target, phones: list[str], position: int,
-                                shared: set[str]) -> dict[str, int]:
+                                shared: dict[str, int]) -> dict[str, int]:
     # A phone the batch beside this one inserted makes this insert wait for that batch to commit;
     # inserting those phones last lets the rest go in meanwhile. Each part goes in phone order, so
     # the batches of other lists wait for these rather than deadlock, or nearly always (see _commit).
-    by_phone = sorted(zip(phones, range(position, position + len(phones))))
+    by_phone = sorted((phone, shared.get(phone, position + n)) for n, phone in enumerate(phones))
     created = {}
     for part in ([new for new in by_phone if new[0] not in shared], [new for new in by_phone if new[0] in shared]):
         if part:
@@ -460,7 +467,8 @@ async def _pg_insert_leads(pg: Any, target: _Target, rows, households) -> None:
     head = (target.account_id,)
     tail = (LeadStatus.OPEN.value, False, utcnow())
     records = [
-        (*head, households[phone][0], target.list_id, target.campaign_id, *values, json.dumps(custom or {}), *tail)
+        (*head, households[phone][0], target.list_id, target.campaign_id, *values,
+         json.dumps(custom) if custom else "{}", *tail)
         for phone, values, custom in rows
     ]
     await pg.copy_records_to_table("leads", records=records, columns=_LEAD_COLUMNS)
@@ -561,7 +569,8 @@ async def import_list(
             while (batch := await following) is not None:
                 following = asyncio.ensure_future(asyncio.to_thread(next, batches, None))  # read while writing
                 phones = batch.phones
-                writing.add(asyncio.create_task(_commit(store, target, batch, phones, position, in_flight)))
+                shared = in_flight.claim(phones, position)
+                writing.add(asyncio.create_task(_commit(store, target, batch, phones, position, shared, in_flight)))
                 position += len(phones)
                 if len(writing) >= writers:
                     finished, writing = await asyncio.wait(writing, return_when=asyncio.FIRST_COMPLETED)
@@ -583,14 +592,13 @@ async def import_list(
 
 
 async def _commit(store: Store, target: _Target, batch: _Batch, phones: list[str], position: int,
-                  in_flight: _InFlight) -> tuple[int, int, int, int]:
+                  shared: dict[str, int], in_flight: _InFlight) -> tuple[int, int, int, int]:
     """Write one batch in its own transaction; (imported, rejected, blocked, households created).
 
     A deadlock is retried: the shared phones going last breaks the phone order that otherwise
     rules deadlocks out, so another list imported into the campaign at the same moment, with
     the same phones, can very rarely close a cycle (PostgreSQL then rolls one transaction back).
     """
-    shared = in_flight.claim(phones)
     try:
         for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
             try:
