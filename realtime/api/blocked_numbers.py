@@ -13,7 +13,7 @@ from typing import Any
 
 from realtime.api.errors import Conflict, Invalid
 from realtime.api.routing import Context, Resource
-from realtime.api.validation import CREATED_AT, ID, Field, Schema
+from realtime.api.validation import CREATED_AT, ID, Field, Schema, check_phone
 from realtime.dialer.blocking import block_numbers, unblock, unblock_numbers
 from realtime.dialer.phones import InvalidPhoneNumber, to_e164
 from realtime.store.models import BlockedNumber, Campaign
@@ -63,7 +63,7 @@ UNBLOCK_RESULT = {
     "properties": {"unblocked": {"type": "integer", "description": "Entries removed"}},
 }
 FILTERS = (
-    Field("phone", "string", "A number in any common spelling", max_length=40),
+    Field("phone", "string", "A number in any common spelling", max_length=40, check=check_phone),
     Field("campaign_id", "id", "Entries for this campaign"),
     Field("account_wide", "boolean", "true: account-wide entries only; false: campaign entries only"),
 )
@@ -98,7 +98,7 @@ def all_e164(raws: list[str]) -> list[str]:
 async def list_blocked_numbers(ctx: Context) -> dict[str, Any]:
     query = scoped(BlockedNumber, ctx.account_id).order_by(BlockedNumber.id)
     if "phone" in ctx.params:
-        query = query.where(BlockedNumber.phone == e164(ctx.params["phone"], "phone"))
+        query = query.where(BlockedNumber.phone == to_e164(ctx.params["phone"]))
     if "campaign_id" in ctx.params:
         query = query.where(BlockedNumber.campaign_id == ctx.params["campaign_id"])
     if "account_wide" in ctx.params:
