@@ -29,6 +29,11 @@ async def test_block_one_number_account_wide_and_unblock_it(any_api):
     status, body, _ = await any_api.call("POST", "/v1/blocked_numbers", json={"phone": "212-555-0101"})
     assert status == 409 and body["error"]["id"] == "already-blocked" and body["error"]["details"]["id"] == entry["id"]
 
+    listed = await any_api.get("/v1/blocked_numbers?phone=212.555.0101")
+    assert [e["id"] for e in listed["resources"]] == [entry["id"]]
+    status, body, _ = await any_api.call("GET", "/v1/blocked_numbers?phone=call-me")
+    assert status == 400 and "phone" in str(body["error"]["details"])
+
     await any_api.delete(f"/v1/blocked_numbers/{entry['id']}")
     assert (await flags(any_api, first))["+12125550101"] == (False, False)
     assert (await any_api.get("/v1/blocked_numbers"))["resources"] == []
