@@ -11,9 +11,13 @@ import os
 import shutil
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
+
+T = TypeVar("T")
 
 PG_HOST = os.environ.get("REALTIME_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("REALTIME_TEST_PG_PORT", "5432"))
@@ -53,11 +57,14 @@ def postgres_server() -> str:
     return f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}"
 
 
-def pg_admin(sql: str) -> None:
-    """Run one statement on the server's maintenance database.
+def run_outside_loop(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on a loop of its own in a thread, never touching a test's event loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
-    Runs in a thread of its own so it never touches the test's event loop.
-    """
+
+def pg_admin(sql: str) -> None:
+    """Run one statement on the server's maintenance database."""
     import asyncpg
 
     async def run() -> None:
@@ -67,8 +74,7 @@ def pg_admin(sql: str) -> None:
         finally:
             await conn.close()
 
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, run()).result()
+    run_outside_loop(run())
 
 
 @pytest.fixture
@@ -91,6 +97,54 @@ def sqlite_url(tmp_path) -> str:
 def empty_database_url(request) -> str:
     """An empty database of each kind the product supports: the test runs on both."""
     return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+
+
+# -- migrated databases: migrating costs seconds, so it happens once per run ------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    from realtime.store import migrate
+
+    path = tmp_path_factory.mktemp("template") / "realtime.sqlite3"
+    run_outside_loop(migrate.upgrade(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture
+def migrated_sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """A copy of the migrated SQLite file, the test's own."""
+    path = tmp_path / "realtime.sqlite3"
+    for suffix in ("", "-wal"):
+        source = sqlite_template.with_name(sqlite_template.name + suffix)
+        if source.exists():
+            shutil.copyfile(source, path.with_name(path.name + suffix))
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def shared_postgres_url(postgres_server: str) -> Iterator[str]:
+    """One migrated PostgreSQL database for the whole run.
+
+    Tests sharing it stay independent by working in accounts of their own (the product
+    only ever sees its account's rows); creating a database per test costs seconds.
+    """
+    from realtime.store import migrate
+
+    name = f"realtime_test_{uuid.uuid4().hex[:12]}"
+    pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        url = f"{postgres_server}/{name}"
+        run_outside_loop(migrate.upgrade(url))
+        yield url
+    finally:
+        pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def migrated_database_url(request) -> str:
+    """A database at the newest schema, of each kind the product supports."""
+    return request.getfixturevalue("migrated_sqlite_url" if request.param == "sqlite" else "shared_postgres_url")
 
 
 @pytest.fixture(scope="session")

@@ -1,15 +1,10 @@
 """An aiohttp app with a migrated store and ``setup_api``, and two accounts to call it as."""
 from __future__ import annotations
 
-import asyncio
 import base64
-import concurrent.futures
 import dataclasses
 import re
-import shutil
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -22,8 +17,6 @@ from realtime.app_keys import SETTINGS, STORE
 from realtime.config import Settings, load_settings
 from realtime.store.accounts import create_account
 from realtime.store.database import Store
-from realtime.store.migrate import upgrade
-from tests.conftest import pg_admin
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,48 +123,6 @@ def api_settings(database_url: str, data_dir: Any, **overrides: Any) -> Settings
     """Settings for a test app: a limit no test reaches unless it sets one."""
     return load_settings({"database_url": database_url, "data_dir": str(data_dir), "secret_key": "s" * 32,
                           "api_rate_limit": "100000/minute", **overrides}, environ={})
-
-
-def _in_thread(coro: Any) -> Any:
-    """Run a coroutine on its own loop in a thread, away from the test's loop."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory) -> Path:
-    """A migrated SQLite file, copied for each test: migrating once keeps the suite fast."""
-    path = tmp_path_factory.mktemp("api-template") / "template.sqlite3"
-    _in_thread(upgrade(f"sqlite+aiosqlite:///{path}"))
-    return path
-
-
-@pytest.fixture(scope="session")
-def shared_postgres_url(postgres_server: str) -> Iterator[str]:
-    """One migrated PostgreSQL database for the whole run.
-
-    Tests stay independent because each makes its own accounts and the API only ever
-    sees its account's rows (creating a database per test costs seconds)."""
-    name = f"realtime_api_{uuid.uuid4().hex[:8]}"
-    pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        _in_thread(upgrade(f"{postgres_server}/{name}"))
-        yield f"{postgres_server}/{name}"
-    finally:
-        pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def migrated_sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
-    path = tmp_path / "realtime.sqlite3"
-    shutil.copyfile(sqlite_template, path)
-    return f"sqlite+aiosqlite:///{path}"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def migrated_database_url(request) -> str:
-    """A migrated database of each kind (no rows of the test's accounts): the test runs on both."""
-    return request.getfixturevalue("migrated_sqlite_url" if request.param == "sqlite" else "shared_postgres_url")
 
 
 async def prepare_store(database_url: str) -> tuple[Store, Credentials, Credentials]:
