@@ -13,9 +13,12 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
+
+if TYPE_CHECKING:
+    from realtime.store.database import Store
 
 T = TypeVar("T")
 
@@ -145,6 +148,18 @@ def shared_postgres_url(postgres_server: str) -> Iterator[str]:
 def migrated_database_url(request) -> str:
     """A database at the newest schema, of each kind the product supports."""
     return request.getfixturevalue("migrated_sqlite_url" if request.param == "sqlite" else "shared_postgres_url")
+
+
+@pytest.fixture
+async def shared_store(migrated_database_url: str) -> AsyncIterator[Store]:
+    """A store on the run's migrated database; tests stay apart in accounts of their own."""
+    from realtime.store.database import Store
+
+    store = Store(migrated_database_url)
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,6 @@ from realtime.webhooks import (
     sign,
     verify_signature,
 )
-from tests.dialer.conftest import migrated_url, shared_store  # noqa: F401 - one database per module
 
 SECRET = "account-secret-for-signatures"
 
@@ -191,11 +190,11 @@ async def test_a_delivery_given_up_on_lets_its_subject_move_on(store, account_id
     assert failed.last_status_code == 500 and failed.last_error == "HTTP 500"
 
 
-async def test_two_dispatchers_share_the_outbox_without_sending_twice(migrated_url, receiver):  # noqa: F811
-    if migrated_url.startswith("sqlite"):
-        pytest.skip("SQLite runs one dispatcher: it has one writer anyway")
+# SQLite runs one dispatcher: it has one writer anyway.
+@pytest.mark.parametrize("migrated_database_url", ["postgresql"], indirect=True)
+async def test_two_dispatchers_share_the_outbox_without_sending_twice(migrated_database_url, receiver):  # noqa: F811
     receiver, base = receiver
-    stores = [Store(migrated_url), Store(migrated_url)]
+    stores = [Store(migrated_database_url), Store(migrated_database_url)]
     account_id = await new_account(stores[0])
     async with stores[0].transaction() as session:
         for n in range(8):

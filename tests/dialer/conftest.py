@@ -1,13 +1,10 @@
 """A migrated store on both databases, and a campaign with households to dial."""
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import dataclasses
 import datetime as dt
 import itertools
-import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable
 
 import pytest
 
@@ -23,34 +20,6 @@ async def store(empty_database_url: str) -> AsyncIterator[Store]:
     """A store on a database migrated to head, on SQLite and on PostgreSQL."""
     await migrate.upgrade(empty_database_url)
     store = Store(empty_database_url)
-    try:
-        yield store
-    finally:
-        await store.close()
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def migrated_url(request, tmp_path_factory) -> Iterator[str]:
-    """One migrated database of each kind per test module: creating and migrating one per
-    test costs seconds. Tests sharing it stay apart by working in an account of their own."""
-    from tests.conftest import pg_admin
-
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('dialer') / 'realtime.sqlite3'}"
-    else:
-        name = f"realtime_test_{uuid.uuid4().hex[:12]}"
-        url = f"{request.getfixturevalue('postgres_server')}/{name}"
-        pg_admin(f'CREATE DATABASE "{name}"')
-        request.addfinalizer(lambda: pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    # Outside the tests' event loops, like the server fixtures.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, migrate.upgrade(url)).result()
-    yield url
-
-
-@pytest.fixture
-async def shared_store(migrated_url: str) -> AsyncIterator[Store]:
-    store = Store(migrated_url)
     try:
         yield store
     finally:

@@ -150,9 +150,8 @@ async def test_command_line_import_maps_headers_itself(floor, tmp_path):
     assert refused.value.error_id == "invalid-column-mapping"
 
 
-async def test_a_hundred_thousand_rows(floor, tmp_path, migrated_url):
-    if migrated_url.startswith("sqlite"):
-        pytest.skip("the large file runs on PostgreSQL")
+@pytest.mark.parametrize("migrated_database_url", ["postgresql"], indirect=True)  # the large file: PostgreSQL
+async def test_a_hundred_thousand_rows(floor, tmp_path):
     campaign = await floor.campaign()
     rng = random.Random(3)
     path = tmp_path / "big.csv"

@@ -45,10 +45,10 @@ async def test_households_come_in_upload_order_and_later_passes_keep_it(floor):
     assert [h.phone for h in again] == phones(4)[3:] + phones(3)
 
 
-async def test_two_engines_never_reserve_the_same_household(floor, migrated_url):
+async def test_two_engines_never_reserve_the_same_household(floor, migrated_database_url):
     campaign = await floor.campaign()
     await floor.households(campaign, phones(60))
-    other = Store(migrated_url)
+    other = Store(migrated_database_url)
     try:
         engines = [DialQueue(floor.store), DialQueue(other)]
         results = await asyncio.gather(*(
