@@ -6,9 +6,12 @@ an installed package.
 """
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,7 +21,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from realtime.store.database import Store
@@ -59,16 +62,33 @@ async def _connected(url: str, *, exclusive: bool = False) -> AsyncIterator[Asyn
     new database do not both create the tables.
     """
     store = Store(url)
-    if exclusive and store.dialect == "sqlite":
-        _sqlite_immediate_transactions(store.engine)
-    try:
+    sqlite_file = make_url(store.url).database if store.dialect == "sqlite" else None
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(store.close)
+        if exclusive and sqlite_file:
+            # Before connecting at all: a second connection opening the file while the first
+            # migrates can be refused outright ("database is locked") instead of waiting.
+            await stack.enter_async_context(_file_lock(f"{sqlite_file}.migrate-lock"))
+            _sqlite_immediate_transactions(store.engine)
         await store.check()
         async with store.engine.begin() as connection:
             if exclusive and store.dialect == "postgresql":
                 await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
             yield connection
+
+
+@asynccontextmanager
+async def _file_lock(path: str) -> AsyncIterator[None]:
+    """An exclusive OS lock on ``path``: one migrating process (or task) at a time."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
-        await store.close()
+        os.close(fd)
 
 
 def _sqlite_immediate_transactions(engine: AsyncEngine) -> None:
