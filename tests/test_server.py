@@ -25,7 +25,8 @@ async def test_healthz_on_the_embedded_default(aiohttp_client, tmp_path):
     assert body["components"]["store"]["status"] == "up"
     assert "SQLite" in body["components"]["store"]["detail"]
     assert body["components"]["bus"]["status"] == "up"
-    assert body["components"]["telephony"]["status"] == "up"  # the built-in simulator
+    assert body["components"]["telephony"]["status"] == "up"
+    assert body["components"]["telephony"]["detail"].startswith("built-in PBX simulator at http://127.0.0.1:")
     assert set(body["components"]) == {"store", "bus", "telephony"}
 
 

@@ -75,7 +75,12 @@ class Telephony:
         return self.client.app
 
     def health(self) -> ComponentHealth:
-        return self.client.health()
+        health = self.client.health()
+        if health.detail:
+            return health
+        # Say which PBX: a user reading /healthz should see whether calls are real.
+        where = "built-in PBX simulator" if self.simulator is not None else "Asterisk"
+        return dataclasses.replace(health, detail=f"{where} at {self.client.base_url}")
 
     async def close(self) -> None:
         """Disconnect. Calls stay up in Asterisk: a new engine can take them back."""
