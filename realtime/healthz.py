@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import inspect
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -11,7 +12,8 @@ from realtime.health import ComponentHealth, Status
 
 logger = logging.getLogger(__name__)
 
-Check = Callable[[], Awaitable[ComponentHealth]]
+# A live probe (async) or a component's cheap, cached ``health`` method (sync).
+Check = Callable[[], Awaitable[ComponentHealth] | ComponentHealth]
 COMPONENTS: web.AppKey[dict[str, Check]] = web.AppKey("health_components")
 
 CHECK_TIMEOUT = 3.0
@@ -29,7 +31,8 @@ def setup_healthz(app: web.Application) -> None:
 async def _run(check: Check) -> ComponentHealth:
     try:
         async with asyncio.timeout(CHECK_TIMEOUT):
-            return await check()
+            result = check()
+            return await result if inspect.isawaitable(result) else result
     except TimeoutError:
         return ComponentHealth(Status.DOWN, f"no answer within {CHECK_TIMEOUT:g} s")
     except Exception as exc:  # a broken check must show as down, not as a 500

@@ -64,7 +64,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
             pass
         return store.health()
 
-    healthz.register(app, "store", check)
+    healthz.register(app, "store", check)  # a round trip: the database may go away
     yield
     await store.close()
 
@@ -73,11 +73,7 @@ async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:
     bus = create_bus(app[app_keys.SETTINGS].redis_url)
     await bus.start()
     app[app_keys.BUS] = bus
-
-    async def check() -> ComponentHealth:
-        return bus.health()
-
-    healthz.register(app, "bus", check)
+    healthz.register(app, "bus", bus.health)
     yield
     await bus.close()
 
@@ -95,11 +91,7 @@ async def _telephony_ctx(app: web.Application) -> AsyncIterator[None]:
     # Without REALTIME_ARI_URL this starts the built-in PBX simulator on a loopback port.
     telephony = await start_telephony(app[app_keys.SETTINGS])
     app[app_keys.TELEPHONY] = telephony
-
-    async def check() -> ComponentHealth:
-        return telephony.health()
-
-    healthz.register(app, "telephony", check)
+    healthz.register(app, "telephony", telephony.health)
     yield
     await telephony.close()
 

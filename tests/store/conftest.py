@@ -4,7 +4,6 @@ run's migrated PostgreSQL database emptied. The migration tests start from
 """
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -37,9 +36,5 @@ def migrated_database_url(request) -> str:
 
 
 @pytest.fixture
-async def store(migrated_database_url: str) -> AsyncIterator[Store]:
-    store = Store(migrated_database_url)
-    try:
-        yield store
-    finally:
-        await store.close()
+def store(shared_store: Store) -> Store:
+    return shared_store  # on this folder's migrated_database_url: PostgreSQL starts empty
