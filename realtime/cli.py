@@ -154,9 +154,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 async def _prepare(settings: Settings, *, seed_demo: bool):
     """Everything that must be right before the server starts, checked with clear messages."""
-    created = create_sqlite_file(settings)
-    await check_services(settings)
-    await ensure_schema(settings, owned=created)
+    await ready_database(settings, check_redis=True)
     if seed_demo and settings.runs_engine:
         from realtime.store.database import Store
         from realtime.store.demo import seed_demo as seed
@@ -191,6 +189,13 @@ async def check_services(settings: Settings) -> None:
             raise StartupError(str(exc)) from None
         finally:
             await bus.close()
+
+
+async def ready_database(settings: Settings, *, check_redis: bool = False) -> None:
+    """Reach the database (and Redis), and bring a schema this command owns up to date."""
+    created = create_sqlite_file(settings)
+    await check_services(settings if check_redis else dataclasses.replace(settings, redis_url=None))
+    await ensure_schema(settings, owned=created)
 
 
 async def ensure_schema(settings: Settings, *, owned: bool = False) -> None:
@@ -277,9 +282,7 @@ def _account_create(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def run():
-        created = create_sqlite_file(settings)
-        await check_services(dataclasses.replace(settings, redis_url=None))
-        await ensure_schema(settings, owned=created)
+        await ready_database(settings)
         store = Store(settings.database_url)
         try:
             async with store.transaction() as session:
@@ -320,9 +323,7 @@ def _import(args: argparse.Namespace) -> int:
         bar.show(done.rows_done, done.rows_total)
 
     async def run() -> ImportProgress:
-        created = create_sqlite_file(settings)
-        await check_services(dataclasses.replace(settings, redis_url=None))
-        await ensure_schema(settings, owned=created)
+        await ready_database(settings)
         store = Store(settings.database_url)
         try:
             return await import_csv_file(store, args.file, campaign_id=args.campaign, name=args.name,
