@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -44,10 +43,9 @@ from realtime.telephony.ari.events import (
     decode_event,
 )
 from realtime.telephony.transfer import Transfer
+from tests.conftest import ARI_OBSERVED, recordings_missing
 
 WAIT = 5.0
-REPO = Path(__file__).resolve().parents[2]
-OBSERVED = REPO.parent / "shared" / "ari-observed"
 KEPT_VARIABLES = {"STASISSTATUS", "AMDSTATUS", "AMDCAUSE"}
 _EVENT_LINE = re.compile(r"^\s+\d+\s+(\w+)\s")
 
@@ -148,12 +146,8 @@ class Observed:
 
 @pytest.fixture(scope="module")
 def observed() -> Observed:
-    if not (OBSERVED / "probe-events.jsonl").is_file():
-        message = f"the Asterisk recordings are not at {OBSERVED}"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    return Observed(OBSERVED)
+    recordings_missing()
+    return Observed(ARI_OBSERVED)
 
 
 class Recorder:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from realtime.telephony.ari.events import (
     EVENT_TYPES,
@@ -21,13 +20,15 @@ from realtime.telephony.ari.events import (
 )
 from realtime.telephony.ari.models import Bridge, Channel, Playback, parse_timestamp
 
+from tests.conftest import ARI_OBSERVED, recordings_missing
+
 from .swagger import API_DOCS
 
-# Verbatim copy of ../shared/ari-observed/probe-events.jsonl (real Asterisk 22.10.1).
-OBSERVED = Path(__file__).parent / "data" / "probe-events.jsonl"
+OBSERVED = ARI_OBSERVED / "probe-events.jsonl"  # every event of a real Asterisk 22.10.1 run
 
 
 def observed_events() -> list[dict]:
+    recordings_missing()
     return [json.loads(line) for line in OBSERVED.read_text().splitlines() if line.strip()]
 
 

@@ -11,10 +11,9 @@ import aiohttp
 import pytest
 
 from realtime.telephony.sim import SimConfig, start_simulator
-from tests.conftest import service_missing
+from tests.conftest import ARI_OBSERVED, service_missing
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared"
-RECORDED_EVENTS = SHARED / "ari-observed" / "probe-events.jsonl"
+RECORDED_EVENTS = ARI_OBSERVED / "probe-events.jsonl"
 SPEED = 100.0
 APP = "dialer"
 AUTH = {"Authorization": aiohttp.encode_basic_auth("ari", "ari")}
