@@ -47,6 +47,9 @@ REFRESH_SECONDS = 30.0  # how often the campaign's settings are read again
 # A reservation this old was left by an engine that died (lines are dialled within moments
 # of being reserved) or by a preview nobody acted on.
 STALE_RESERVATION = dt.timedelta(minutes=15)
+# An attempt is on record just before its line is originated; older than this with no
+# channel in Asterisk, the engine that dialled it is gone.
+LOST_CALL_AGE = dt.timedelta(minutes=1)
 
 
 class DialerError(Exception):
@@ -327,7 +330,29 @@ class CampaignDialer:
             self._safe_harbor = (await _media(session, campaign.safe_harbor_recording_id)
                                  or default_safe_harbor(campaign))
         await self.queue.release_stale(older_than=STALE_RESERVATION, campaign_id=self.campaign_id)
+        await self._settle_lost_calls()
         self._loaded_at = self.clock()
+
+    async def _settle_lost_calls(self) -> None:
+        """Put on record the calls an engine (this one before a restart) left under way
+        whose channels are gone, so their households return to the queue. A call whose
+        channel is still up is left for the caller flow to adopt."""
+        ours = {f"lead-{call_id}" for call_id in self.calls}
+        unfinished = [call for call in await self.queue.unfinished_calls(
+            self.campaign_id, dialled_before=utcnow() - LOST_CALL_AGE) if call.channel_id not in ours]
+        if not unfinished:
+            return
+        try:
+            live = await self.telephony.live_channel_ids()
+        except (TelephonyError, AriError) as exc:
+            logger.warning("campaign %s: cannot look for lost calls: %s", self.campaign_id, exc)
+            return
+        lost = [call for call in unfinished if call.channel_id not in live]
+        for call in lost:
+            await self.queue.settle_lost_call(call)
+        if lost:
+            logger.warning("campaign %s: %d call(s) lost by a stopped engine put on record", self.campaign_id,
+                           len(lost))
 
     async def _window(self) -> bool:
         """Whether calling hours are open now; tells the callers when that changes."""

@@ -5,6 +5,7 @@ A household (one phone, one or more leads) moves through :class:`HouseholdStatus
     not-called/retry/voicemail-left --reserve--> reserved --start_call--> dialing
     reserved --release--> back where it was        reserved --skip--> retry (after the interval)
     dialing --record_outcome--> completed | retry | voicemail-left | failed
+    dialing --settle_lost_call--> as record_outcome (its engine died mid-call)
 
 Atomicity lives in the store, not in this process, so two engines may share a campaign:
 every claim is one ``UPDATE ... WHERE <still claimable>`` statement. On PostgreSQL the rows
@@ -49,6 +50,10 @@ CALL_FIELDS = frozenset({
     "amd_result", "hangup_cause", "caller_id", "caller_session_id", "recording_url",
     "voicemail_recording_id",
 })
+
+
+# Statuses of a call still under way.
+LIVE = frozenset({CallStatus.DIALING, CallStatus.RINGING, CallStatus.ANSWERED, CallStatus.CONNECTED})
 
 
 class DialRefused(Exception):
@@ -315,6 +320,28 @@ class DialQueue:
                 return household.status  # already settled: a repeated outcome changes nothing
             return await _settle(session, household, outcome, retry, completed_lead_ids, now)
 
+    async def unfinished_calls(self, campaign_id: int, *, dialled_before: dt.datetime) -> list[UnfinishedCall]:
+        """The campaign's attempts dialled before ``dialled_before`` and still under way on record."""
+        query = (
+            select(CallAttempt.id, CallAttempt.channel_id, CallAttempt.answered_at, CallAttempt.connected_at)
+            .where(CallAttempt.campaign_id == campaign_id, CallAttempt.status.in_(list(LIVE)),
+                   CallAttempt.dialed_at < dialled_before)
+            .order_by(CallAttempt.id)
+        )
+        async with self.store.sessions() as session:
+            return [UnfinishedCall(*row) for row in (await session.execute(query)).all()]
+
+    async def settle_lost_call(self, call: UnfinishedCall, *, now: dt.datetime | None = None) -> HouseholdStatus:
+        """An attempt whose channel is gone with nobody left to record how it ended (its
+        engine died). Nothing is assumed done: the household comes back after the recycle
+        interval; a person who answered and never reached a caller counts as abandoned."""
+        if call.connected_at is not None:
+            # Talked to a caller whose results were never saved: the lead stays open.
+            return await self.record_outcome(call.id, CallStatus.COMPLETED, retry=True, now=now)
+        if call.answered_at is not None:
+            return await self.record_outcome(call.id, CallStatus.ABANDONED, now=now)
+        return await self.record_outcome(call.id, CallStatus.NO_ANSWER, now=now)
+
     async def skip(
         self,
         household_id: int,
@@ -347,6 +374,14 @@ class DialQueue:
             await session.flush()
             await _settle(session, household, CallStatus.SKIPPED, False, None, now)
             return attempt.id
+
+
+@dataclasses.dataclass(frozen=True)
+class UnfinishedCall:
+    id: int
+    channel_id: str | None
+    answered_at: dt.datetime | None
+    connected_at: dt.datetime | None
 
 
 async def _settle(

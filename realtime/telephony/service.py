@@ -162,6 +162,10 @@ class Telephony:
             except Exception:
                 logger.exception("telephony resync callback %r failed", callback)
 
+    async def live_channel_ids(self) -> set[str]:
+        """Every channel alive in Asterisk now, ours or not."""
+        return {channel.id for channel in await self.client.list_channels()}
+
     async def survey(self) -> list[LiveChannel]:
         """Our channels alive in Asterisk now, with their roles read back from channel
         variables: what a restarted engine rebuilds its calls from (see

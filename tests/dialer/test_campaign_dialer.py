@@ -7,7 +7,7 @@ import asyncio
 import datetime as dt
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from realtime.dialer.abandonment import abandonment
 from realtime.dialer.campaign_dialer import CampaignDialer, LiveCall
@@ -20,9 +20,11 @@ from realtime.store.models import (
     DialerMode,
     Household,
     HouseholdStatus,
+    Lead,
+    LeadStatus,
     Recording,
 )
-from realtime.telephony import Conference
+from realtime.telephony import Conference, dial_lead
 
 from .conftest import caller_sessions
 
@@ -308,3 +310,43 @@ async def test_busy_callers_get_no_lines_until_they_are_free(floor, setup, simul
     session_id, call = await asyncio.wait_for(port.connected.get(), WAIT)
     assert (session_id, call.household.phone) == (b, second_person)
     assert dialer.waiting_callers == []
+
+
+async def test_calls_left_by_an_engine_that_died_return_their_households(floor, setup, telephony):
+    rang, talked, still_up = "+12025550141", "+12025550142", "+12025550143"
+    campaign, [caller], port, dialer, outcomes = await setup(
+        [rang, talked, still_up], dialer_mode=DialerMode.PREVIEW)
+    # The dead engine had dialled three lines five minutes ago; one person is still on the line.
+    queue, dead = DialQueue(floor.store), "engine-dead:campaign"
+    then = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    reserved = {h.phone: h for h in await queue.reserve(campaign.id, holder=dead, count=3, now=then)}
+    attempt = {phone: await queue.start_call(reserved[phone].id, holder=dead, dialer_mode="power",
+                                             channel_id=f"lead-{phone[-2:]}", now=then)
+               for phone in (rang, talked, still_up)}
+    await queue.update_call(attempt[talked], status=CallStatus.CONNECTED, answered_at=then, connected_at=then,
+                            caller_session_id=caller)
+    alive = await dial_lead(telephony, call_id=still_up[-2:], campaign_id=str(campaign.id), number=still_up)
+    await alive.answered
+
+    await dialer.start()
+    assert await households(floor, campaign.id) == {
+        rang: HouseholdStatus.RETRY, talked: HouseholdStatus.RETRY, still_up: HouseholdStatus.DIALING}
+    rows = {row.id: row for row in await attempts(floor, campaign.id)}
+    assert rows[attempt[rang]].status is CallStatus.NO_ANSWER and rows[attempt[rang]].ended_at is not None
+    # Results for the conversation were never saved: its lead stays open, nothing is assumed.
+    assert rows[attempt[talked]].status is CallStatus.COMPLETED
+    assert rows[attempt[still_up]].status is CallStatus.DIALING
+
+    # Once the last person hangs up, the next engine to take the campaign settles it too.
+    await alive.hangup()
+    await alive.ended
+    await dialer.stop()
+    successor = CampaignDialer(campaign.id, queue=queue, telephony=telephony, port=port, engine_id="engine-next")
+    await successor.start()
+    await successor.stop()
+    assert (await households(floor, campaign.id))[still_up] is HouseholdStatus.RETRY
+    async with floor.store.sessions() as session:
+        open_leads = await session.scalar(
+            select(func.count()).select_from(Lead).join(Household, Household.id == Lead.household_id)
+            .where(Household.phone == talked, Lead.status == LeadStatus.OPEN))
+    assert open_leads == 1

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from realtime.dialer.queue import DialQueue, DialRefused
 from realtime.store.database import Store
-from realtime.store.models import CallStatus, Household, HouseholdStatus, Lead, LeadStatus
+from realtime.store.models import CallAttempt, CallStatus, Household, HouseholdStatus, Lead, LeadStatus
 
 NOW = dt.datetime(2026, 11, 26, 15, 0, tzinfo=dt.timezone.utc)
 
@@ -239,3 +239,24 @@ async def test_a_repeated_outcome_changes_nothing(floor):
         assert (await session.scalars(select(Lead.status).where(Lead.campaign_id == campaign.id))).all() == [
             LeadStatus.COMPLETED
         ]
+
+
+async def test_a_lost_call_answered_by_a_person_but_never_connected_counts_as_abandoned(floor):
+    campaign = await floor.campaign(recycle_interval_seconds=60)
+    await floor.households(campaign, phones(3))
+    queue = DialQueue(floor.store)
+    reserved = await queue.reserve(campaign.id, holder="engine-a", count=3, now=NOW)
+    attempts = [await dial(queue, household.id) for household in reserved]
+    await queue.update_call(attempts[1], answered_at=NOW)
+    await queue.record_outcome(attempts[2], CallStatus.BUSY, now=NOW)
+
+    later = NOW + dt.timedelta(minutes=5)
+    lost = await queue.unfinished_calls(campaign.id, dialled_before=later)
+    assert [call.id for call in lost] == attempts[:2]  # the busy one ended on record
+    assert await queue.unfinished_calls(campaign.id, dialled_before=NOW) == []  # too recent to judge
+    for call in lost:
+        assert await queue.settle_lost_call(call, now=later) is HouseholdStatus.RETRY
+    async with floor.store.sessions() as session:
+        statuses = {a: await session.scalar(select(CallAttempt.status).where(CallAttempt.id == a)) for a in attempts}
+    assert statuses == {attempts[0]: CallStatus.NO_ANSWER, attempts[1]: CallStatus.ABANDONED,
+                        attempts[2]: CallStatus.BUSY}
