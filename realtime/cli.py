@@ -240,6 +240,7 @@ def format_demo_credentials(creds, settings: Settings) -> str:
     return (
         "\nDemo account created (shown once, keep it):\n"
         f"  Open:       {base}/\n"
+        f"  Sign in:    {base}/login (admin, supervisor and callers below)\n"
         f"  API:        {base}/v1?api_key={creds.api_key}&api_auth={creds.api_auth}\n"
         f"  api_key:    {creds.api_key}\n"
         f"  api_auth:   {creds.api_auth}\n"

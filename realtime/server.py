@@ -18,6 +18,7 @@ from realtime.bus import create_bus
 from realtime.channels.server import create_socket_server
 from realtime.config import Settings
 from realtime.health import ComponentHealth, Status
+from realtime.sign_in import setup_sign_in
 from realtime.store.database import Store
 from realtime.telephony.service import start_telephony
 from realtime.webhooks import WebhookDispatcher
@@ -40,6 +41,7 @@ def create_app(settings: Settings) -> web.Application:
         healthz.register(app, "telephony", _not_this_process)
 
     if settings.runs_web:
+        setup_sign_in(app)
         setup_api(app)
         setup_list_imports(app)
 

@@ -1,0 +1,39 @@
+"""Real browsers: Playwright driving the system's Chromium against a served application."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.conftest import service_missing
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("REALTIME_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+async def browser():
+    executable = chromium_path()
+    if executable is None:
+        service_missing("Chromium (apt-get install chromium)")
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        service_missing("Playwright (pip install -e '.[test]')")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+async def page(browser):
+    context = await browser.new_context()
+    page = await context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    await context.close()
