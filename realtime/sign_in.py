@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from yarl import URL
 
 from realtime import app_keys
 from realtime.api.ratelimit import RateLimiter
@@ -52,6 +53,8 @@ async def login_page(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     wants_json = request.content_type == "application/json"
+    if _cross_site(request):
+        return _error(403, "cross-site-request", "Sign in from this site's own page.")
     try:
         form: dict[str, Any] = await request.json() if wants_json else dict(await request.post())
     except ValueError:
@@ -90,6 +93,8 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
+    if _cross_site(request):
+        return _error(403, "cross-site-request", "Sign out from this site's own page.")
     response: web.Response
     if request.content_type == "application/json":
         response = web.json_response({"ok": True}, headers=NO_STORE)
@@ -119,6 +124,14 @@ def _person_json(person: SignedIn) -> dict[str, Any]:
 def _error(status: int, error_id: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response({"error": {"id": error_id, "message": message}}, status=status,
                              headers={**NO_STORE, **(headers or {})})
+
+
+def _cross_site(request: web.Request) -> bool:
+    """A form posted from another site (login CSRF: signing a victim in as someone else)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False  # older browsers and non-browser clients; SameSite covers the cookie
+    return origin == "null" or URL(origin).host_port_subcomponent != URL(f"//{request.host}").host_port_subcomponent
 
 
 def _see_other(location: str) -> web.Response:

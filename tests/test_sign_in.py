@@ -97,3 +97,15 @@ async def test_a_phones_only_caller_cannot_sign_in_to_the_pages(demo):
     client, creds = demo
     response = await sign_in_json(client, "caller4", creds.phones_only_pin)
     assert response.status == 401
+
+
+async def test_a_form_posted_from_another_site_is_refused(demo):
+    client, creds = demo
+    form = {"login": creds.admin_email, "password": creds.admin_password}
+    response = await client.post("/login", data=form, headers={"Origin": "https://evil.example"})
+    assert response.status == 403
+    assert (await response.json())["error"]["id"] == "cross-site-request"
+    assert (await client.get("/session")).status == 401
+    same_site = f"http://{client.server.host}:{client.server.port}"
+    response = await client.post("/login", data=form, headers={"Origin": same_site}, allow_redirects=False)
+    assert response.status == 303
