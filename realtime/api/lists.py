@@ -54,7 +54,8 @@ def setup_list_imports(app: web.Application, *, webhooks: WebhookDispatcher | No
     """Run uploaded lists' imports in this application's process (call before it starts).
 
     The runner is made at start-up, once the store is there; without ``webhooks`` it
-    uses the application's dispatcher (``app_keys.WEBHOOKS``) when it has one.
+    uses the application's dispatcher (``app_keys.WEBHOOKS``) when it has one. Every web
+    process's runner also fails the imports of processes that died (see ImportRunner).
     """
 
     async def imports(app: web.Application) -> AsyncIterator[None]:
@@ -65,6 +66,7 @@ def setup_list_imports(app: web.Application, *, webhooks: WebhookDispatcher | No
             webhooks=webhooks or app.get(WEBHOOKS),
             allow_private_urls=settings.import_allow_private_urls,
         )
+        await app[IMPORTS].open()  # fails the imports a dead process left behind, from now on
         yield
         await app[IMPORTS].close()
 

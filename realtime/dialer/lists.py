@@ -11,6 +11,12 @@ read and their phones normalised in a worker thread while earlier batches are wr
 The last transaction marks the list ``ready`` (or ``failed``) and puts the summary
 webhook in the outbox, so the webhook exists exactly when the status does.
 
+While a list is queued or importing, the process working on it refreshes the list's
+``import_heartbeat_at``. A process killed mid-import (SIGKILL, power loss) leaves the list
+behind with a heartbeat that no longer moves: every :class:`ImportRunner` looks for such
+lists and fails them, so their webhook still goes out, while a list another process is
+importing right now keeps a fresh heartbeat and is left alone.
+
 Row numbers in rejections count the header as row 1, as a spreadsheet shows them.
 Households take positions after the campaign's last one, in upload order (two lists
 imported into one campaign at the same moment interleave); lead ids follow the file
@@ -21,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import dataclasses
+import datetime as dt
 import ipaddress
 import json
 import logging
@@ -77,6 +84,11 @@ DEADLOCK_ATTEMPTS = 3
 DEADLOCK_DETECTED = "40P01"
 EVENT_IMPORTED = "list.imported"
 EVENT_FAILED = "list.import_failed"
+UNDER_WAY = (ListStatus.QUEUED, ListStatus.IMPORTING)
+HEARTBEAT_INTERVAL = 20.0  # seconds between two refreshes of a list's import_heartbeat_at
+SWEEP_INTERVAL = 60.0  # seconds between two looks for imports whose process died
+STALE_AFTER = 120.0  # seconds without a heartbeat after which an import's process is taken for dead
+INTERRUPTED = "the import was interrupted: the server running it stopped; upload the list again"
 
 
 class ListImportError(Exception):
@@ -529,6 +541,7 @@ async def import_list(
     batch_rows: int = BATCH_ROWS,
     webhooks: WebhookDispatcher | None = None,
     progress: Callable[[ImportProgress], None] | None = None,
+    heartbeat_interval: float = HEARTBEAT_INTERVAL,
 ) -> ImportProgress:
     """Import the CSV at ``path`` into the queued list; the final progress (ready or failed).
 
@@ -537,6 +550,9 @@ async def import_list(
     checks and index updates, which a second connection runs on another core); a batch
     inserts the phones it shares with the batch beside it last, as those wait for that one to
     commit. SQLite has one writer.
+
+    The list's heartbeat is refreshed every ``heartbeat_interval`` seconds meanwhile. A list
+    that is no longer queued (a runner failed it, taking its import for dead) is left as it is.
     """
     writers = WRITERS if store.dialect == "postgresql" else 1
     async with store.transaction() as session:
@@ -548,47 +564,112 @@ async def import_list(
             Household.campaign_id == lead_list.campaign_id))
         target = _Target(lead_list.account_id, lead_list.campaign_id, list_id)
         position = (last or 0) + 1
-        lead_list.status = ListStatus.IMPORTING
-    try:
-        total = await asyncio.to_thread(count_rows, path)
-        async with store.transaction() as session:
-            await session.execute(update(LeadList).where(LeadList.id == list_id).values(rows_total=total))
-        counts = [0, 0, 0, 0]  # imported, rejected, blocked, households created
-
-        def report(batch_counts: tuple[int, int, int, int]) -> None:
-            for n, value in enumerate(batch_counts):
-                counts[n] += value
-            if progress is not None:
-                progress(ImportProgress(list_id, ListStatus.IMPORTING, total, *counts))
-
-        batches = _batches(path, mapping, region, batch_rows)
-        following = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
-        writing: set[asyncio.Task] = set()
-        in_flight = _InFlight()
+        started = await session.execute(
+            update(LeadList).where(LeadList.id == list_id, LeadList.status == ListStatus.QUEUED)
+            .values(status=ListStatus.IMPORTING, import_heartbeat_at=utcnow())
+        )
+    if not started.rowcount:
+        logger.warning("list %s is %s, not queued: not importing it", list_id, lead_list.status.value)
+        return ImportProgress.of(lead_list)
+    error = None
+    async with _Heartbeat(store, list_id, heartbeat_interval) as heartbeat:
         try:
-            while (batch := await following) is not None:
-                following = asyncio.ensure_future(asyncio.to_thread(next, batches, None))  # read while writing
-                phones = batch.phones
-                shared = in_flight.claim(phones, position)
-                writing.add(asyncio.create_task(_commit(store, target, batch, phones, position, shared, in_flight)))
-                position += len(phones)
-                if len(writing) >= writers:
-                    finished, writing = await asyncio.wait(writing, return_when=asyncio.FIRST_COMPLETED)
-                    for task in finished:
-                        report(task.result())
-            for task in asyncio.as_completed(list(writing)):
-                report(await task)
-        finally:
-            for task in writing:
-                task.cancel()
-            await asyncio.gather(following, *writing, return_exceptions=True)
-            batches.close()
-    except ListImportError as exc:
-        return await _finish(store, list_id, webhooks, error=exc.message)
-    except Exception:
-        logger.exception("import of list %s failed", list_id)
-        return await _finish(store, list_id, webhooks, error="the import failed unexpectedly; it has been logged")
-    return await _finish(store, list_id, webhooks)
+            await _import_rows(store, target, path, mapping, position, region=region, batch_rows=batch_rows,
+                               writers=writers, heartbeat=heartbeat, progress=progress)
+        except ListImportError as exc:
+            error = exc.message
+        except Exception:
+            logger.exception("import of list %s failed", list_id)
+            error = "the import failed unexpectedly; it has been logged"
+    return await _finish(store, list_id, webhooks, error=error)
+
+
+async def _import_rows(store: Store, target: _Target, path: Path, mapping: dict[str, str], position: int, *,
+                       region: str, batch_rows: int, writers: int, heartbeat: _Heartbeat,
+                       progress: Callable[[ImportProgress], None] | None) -> None:
+    """Count the file's rows, then write them batch by batch, ``writers`` batches at once."""
+    list_id = target.list_id
+    total = await asyncio.to_thread(count_rows, path)
+    async with store.transaction() as session:
+        await session.execute(update(LeadList).where(LeadList.id == list_id).values(rows_total=total))
+    counts = [0, 0, 0, 0]  # imported, rejected, blocked, households created
+
+    def report(batch_counts: tuple[int, int, int, int]) -> None:
+        for n, value in enumerate(batch_counts):
+            counts[n] += value
+        if progress is not None:
+            progress(ImportProgress(list_id, ListStatus.IMPORTING, total, *counts))
+
+    batches = _batches(path, mapping, region, batch_rows)
+    following = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+    writing: set[asyncio.Task] = set()
+    in_flight = _InFlight()
+    try:
+        while (batch := await following) is not None:
+            if heartbeat.lost:
+                raise ListImportError("import-taken-over", INTERRUPTED)
+            following = asyncio.ensure_future(asyncio.to_thread(next, batches, None))  # read while writing
+            phones = batch.phones
+            shared = in_flight.claim(phones, position)
+            writing.add(asyncio.create_task(_commit(store, target, batch, phones, position, shared, in_flight)))
+            position += len(phones)
+            if len(writing) >= writers:
+                finished, writing = await asyncio.wait(writing, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    report(task.result())
+        for task in asyncio.as_completed(list(writing)):
+            report(await task)
+    finally:
+        for task in writing:
+            task.cancel()
+        await asyncio.gather(following, *writing, return_exceptions=True)
+        batches.close()
+
+
+class _Heartbeat:
+    """Refreshes a list's ``import_heartbeat_at`` every ``interval`` seconds, from entering to leaving.
+
+    ``lost`` turns true when the list is no longer queued or importing: a runner took this
+    import for dead (its heartbeats could not reach the database for too long) and failed it,
+    so the import stops rather than writes on into a failed list.
+    """
+
+    def __init__(self, store: Store, list_id: int, interval: float) -> None:
+        self.store = store
+        self.list_id = list_id
+        self.interval = interval
+        self.lost = False
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> _Heartbeat:
+        self._task = asyncio.create_task(self._run(), name=f"list-heartbeat-{self.list_id}")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        # Stopped, not cancelled: cancelling mid-query could leave a connection half-used.
+        self._stop.set()
+        await self._task
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                async with self.store.transaction() as session:
+                    beat = await session.execute(
+                        update(LeadList).where(LeadList.id == self.list_id, LeadList.status.in_(UNDER_WAY))
+                        .values(import_heartbeat_at=utcnow())
+                    )
+                if not beat.rowcount:
+                    self.lost = True
+                    logger.warning("list %s was failed by another process while this one imported it", self.list_id)
+                    return
+            except Exception:
+                # The database may be briefly unreachable: the next beat tries again.
+                logger.exception("list %s: cannot refresh the import heartbeat", self.list_id)
+            try:
+                await asyncio.wait_for(self._stop.wait(), self.interval)
+            except TimeoutError:
+                pass
 
 
 async def _commit(store: Store, target: _Target, batch: _Batch, phones: list[str], position: int,
@@ -622,19 +703,34 @@ def _sqlstate(exc: BaseException) -> str | None:
 async def _finish(store: Store, list_id: int, webhooks: WebhookDispatcher | None,
                   *, error: str | None = None) -> ImportProgress:
     async with store.transaction() as session:
-        lead_list = await session.get(LeadList, list_id)
-        lead_list.status = ListStatus.FAILED if error else ListStatus.READY
-        lead_list.error = error
-        lead_list.completed_at = utcnow()
-        await session.flush()
-        if lead_list.webhook_url:
-            await enqueue(session, account_id=lead_list.account_id, subject=f"list:{list_id}",
-                          event=EVENT_FAILED if error else EVENT_IMPORTED, url=lead_list.webhook_url,
-                          payload=summary(lead_list))
+        ended = await _end_imports(session, LeadList.id == list_id, error=error)
+        lead_list = ended[0] if ended else await session.get(LeadList, list_id)
+    if lead_list is None:
+        raise LookupError(f"no list {list_id}")
+    if not ended:  # a runner failed it meanwhile, and sent its webhook
+        logger.warning("list %s was already %s when its import ended", list_id, lead_list.status.value)
+        return ImportProgress.of(lead_list)
     if webhooks is not None and lead_list.webhook_url:
         webhooks.notify()
     logger.info("list %s %s: %s", list_id, lead_list.status.value, summary(lead_list))
     return ImportProgress.of(lead_list)
+
+
+async def _end_imports(session: AsyncSession, *where: Any, error: str | None) -> list[LeadList]:
+    """End the imports under way that match ``where``: ready, or failed with ``error``; each
+    summary goes into the outbox. One UPDATE claims them, so of processes ending a list at
+    the same moment one ends it and sends its webhook, the others find it ended."""
+    ended = (await session.scalars(
+        update(LeadList).where(LeadList.status.in_(UNDER_WAY), *where)
+        .values(status=ListStatus.FAILED if error else ListStatus.READY, error=error, completed_at=utcnow())
+        .returning(LeadList)
+    )).all()
+    for lead_list in ended:
+        if lead_list.webhook_url:
+            await enqueue(session, account_id=lead_list.account_id, subject=f"list:{lead_list.id}",
+                          event=EVENT_FAILED if error else EVENT_IMPORTED, url=lead_list.webhook_url,
+                          payload=summary(lead_list))
+    return list(ended)
 
 
 async def import_csv_file(
@@ -764,8 +860,14 @@ async def download(url: str, dest: Path, *, allow_private: bool = False, max_byt
 class ImportRunner:
     """Runs this process's list imports in the background, one task per list.
 
-    A list fetched from a URL is downloaded first (streamed to ``work_dir``). Stopping the
-    runner fails the imports under way, with a message saying to upload the list again.
+    A list fetched from a URL is downloaded first (streamed to ``work_dir``), its heartbeat
+    refreshed meanwhile as during the import. Stopping the runner fails the imports under
+    way, with a message saying to upload the list again.
+
+    From :meth:`open` on, the runner also fails the imports of every process that died
+    with them: lists still queued or importing whose heartbeat (or creation, before the
+    first one) is older than ``stale_after`` seconds. Their households and leads already
+    written stay, as when the runner is stopped mid-import.
     """
 
     def __init__(
@@ -776,13 +878,59 @@ class ImportRunner:
         webhooks: WebhookDispatcher | None = None,
         allow_private_urls: bool = False,
         region: str = DEFAULT_REGION,
+        heartbeat_interval: float = HEARTBEAT_INTERVAL,
+        sweep_interval: float = SWEEP_INTERVAL,
+        stale_after: float = STALE_AFTER,
     ) -> None:
+        if stale_after <= heartbeat_interval:
+            raise ValueError("stale_after must be longer than heartbeat_interval, or live imports look dead")
         self.store = store
         self.work_dir = work_dir
         self.webhooks = webhooks
         self.allow_private_urls = allow_private_urls
         self.region = region
+        self.heartbeat_interval = heartbeat_interval
+        self.sweep_interval = sweep_interval
+        self.stale_after = dt.timedelta(seconds=stale_after)
         self._tasks: dict[int, asyncio.Task] = {}
+        self._closing = asyncio.Event()
+        self._sweeper: asyncio.Task | None = None
+
+    async def open(self) -> None:
+        """Fail the imports whose process died, now and then every ``sweep_interval`` seconds."""
+        await self._sweep_logged()
+        self._sweeper = asyncio.create_task(self._sweep_regularly(), name="list-import-sweeper")
+
+    async def sweep(self) -> list[int]:
+        """Fail the lists a dead process left queued or importing; their ids.
+
+        The lists are claimed by one UPDATE: runners of several processes sweeping at the
+        same moment fail each list once, and its webhook goes out once.
+        """
+        cutoff = utcnow() - self.stale_after
+        async with self.store.transaction() as session:
+            failed = await _end_imports(
+                session, func.coalesce(LeadList.import_heartbeat_at, LeadList.created_at) < cutoff, error=INTERRUPTED)
+        for lead_list in failed:
+            logger.warning("list %s: its import stopped with the process running it; failed it", lead_list.id)
+        if self.webhooks is not None and any(lead_list.webhook_url for lead_list in failed):
+            self.webhooks.notify()
+        return [lead_list.id for lead_list in failed]
+
+    async def _sweep_regularly(self) -> None:
+        # Stopped, not cancelled: cancelling mid-query could leave a connection half-used.
+        while not self._closing.is_set():
+            try:
+                await asyncio.wait_for(self._closing.wait(), self.sweep_interval)
+            except TimeoutError:
+                await self._sweep_logged()
+
+    async def _sweep_logged(self) -> None:
+        try:
+            await self.sweep()
+        except Exception:
+            # The database may be briefly unreachable: the next sweep tries again.
+            logger.exception("cannot look for list imports whose process died")
 
     def start(self, list_id: int, *, path: Path | None = None, url: str | None = None) -> asyncio.Task:
         """Import a committed, queued list from a file this runner now owns (deleted after) or a URL."""
@@ -792,6 +940,10 @@ class ImportRunner:
         return task
 
     async def close(self) -> None:
+        self._closing.set()
+        if self._sweeper is not None:
+            await self._sweeper
+            self._sweeper = None
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -803,9 +955,11 @@ class ImportRunner:
             path = self.work_dir / f"list-{list_id}.csv"
         try:
             if url is not None:
-                await download(url, path, allow_private=self.allow_private_urls)
-                await self._default_mapping(list_id, path)
-            return await import_list(self.store, list_id, path, region=self.region, webhooks=self.webhooks)
+                async with _Heartbeat(self.store, list_id, self.heartbeat_interval):
+                    await download(url, path, allow_private=self.allow_private_urls)
+                    await self._default_mapping(list_id, path)
+            return await import_list(self.store, list_id, path, region=self.region, webhooks=self.webhooks,
+                                     heartbeat_interval=self.heartbeat_interval)
         except ListImportError as exc:
             return await _finish(self.store, list_id, self.webhooks, error=exc.message)
         except asyncio.CancelledError:

@@ -1,8 +1,11 @@
 """List import: households by phone, rejections with row and reason, blocked numbers flagged,
-the summary webhook written with the final status; from a file or from a URL."""
+the summary webhook written with the final status; from a file or from a URL; an import whose
+process died is failed by another process's runner."""
 from __future__ import annotations
 
+import asyncio
 import csv
+import datetime as dt
 import random
 
 import pytest
@@ -11,6 +14,8 @@ from sqlalchemy import func, select
 
 from realtime.dialer.blocking import block_numbers
 from realtime.dialer.lists import (
+    INTERRUPTED,
+    ImportRunner,
     ListImportError,
     check_source_url,
     create_list,
@@ -28,6 +33,8 @@ from realtime.store.models import (
     ListStatus,
     WebhookDelivery,
 )
+from realtime.store.database import Store
+from realtime.store.types import utcnow
 
 CSV = """Phone,First Name,Last Name,Email,Party
 (212) 555-0100,Ann,Arbor,ann@example.com,D
@@ -246,3 +253,191 @@ async def test_url_lists_are_streamed_from_allowed_addresses_only(floor, tmp_pat
             await download(url, dest)
         assert refused.value.error_id == "source-url-refused", url
     check_source_url("https://lists.example.com/november.csv")
+
+
+# -- imports whose process died --------------------------------------------------------------
+
+async def left_importing(floor, *, heartbeat: dt.datetime | None, status: ListStatus = ListStatus.IMPORTING,
+                         webhook_url: str | None = "https://example.com/hooks") -> LeadList:
+    """A list as a process importing it leaves it, one lead already written."""
+    campaign = await floor.campaign()
+    async with floor.store.transaction() as session:
+        lead_list = await create_list(session, account_id=floor.account_id, campaign_id=campaign.id, name="x",
+                                      column_mapping={"phone": "phone"}, webhook_url=webhook_url)
+        lead_list.status = status
+        lead_list.import_heartbeat_at = heartbeat
+        lead_list.rows_total, lead_list.rows_imported, lead_list.households_created = 10, 1, 1
+    await floor.households(campaign, ["+12125550100"], lead_list=lead_list)
+    return lead_list
+
+
+async def stored(store: Store, list_id: int) -> tuple[LeadList, list[WebhookDelivery], list[str]]:
+    """The list, its webhooks and the phones of its leads."""
+    async with store.sessions() as session:
+        lead_list = await session.get(LeadList, list_id)
+        deliveries = (await session.scalars(select(WebhookDelivery).where(
+            WebhookDelivery.subject == f"list:{list_id}"))).all()
+        phones = (await session.scalars(select(Household.phone).join(Lead, Lead.household_id == Household.id)
+                                        .where(Lead.lead_list_id == list_id))).all()
+    return lead_list, list(deliveries), list(phones)
+
+
+def runner_for(store: Store, tmp_path, **options) -> ImportRunner:
+    return ImportRunner(store, work_dir=tmp_path / "imports", **options)
+
+
+async def test_a_runner_starting_fails_the_imports_of_a_dead_process_and_sends_their_webhook(floor, tmp_path):
+    an_hour_ago = utcnow() - dt.timedelta(hours=1)
+    importing = await left_importing(floor, heartbeat=an_hour_ago)
+    queued = await left_importing(floor, heartbeat=None, status=ListStatus.QUEUED, webhook_url=None)
+    async with floor.store.transaction() as session:  # queued long ago, never started
+        (await session.get(LeadList, queued.id)).created_at = an_hour_ago
+
+    runner = runner_for(floor.store, tmp_path)
+    await runner.open()
+    await runner.close()
+
+    lead_list, [delivery], phones = await stored(floor.store, importing.id)
+    assert (lead_list.status, lead_list.error) == (ListStatus.FAILED, INTERRUPTED)
+    assert "upload the list again" in lead_list.error and lead_list.completed_at is not None
+    assert delivery.event == "list.import_failed"
+    assert (delivery.payload["status"], delivery.payload["error"], delivery.payload["rows_imported"]) == (
+        "failed", INTERRUPTED, 1)
+    assert phones == ["+12125550100"]  # what was written stays, as when an import is stopped
+    assert (await stored(floor.store, queued.id))[0].status is ListStatus.FAILED
+
+    assert importing.id not in await runner.sweep()  # failed once: no second webhook
+    assert len((await stored(floor.store, importing.id))[1]) == 1
+
+
+async def test_an_import_with_a_fresh_heartbeat_is_left_alone(floor, tmp_path):
+    live = await left_importing(floor, heartbeat=utcnow())
+    just_queued = await left_importing(floor, heartbeat=None, status=ListStatus.QUEUED)
+
+    runner = runner_for(floor.store, tmp_path)
+    await runner.open()
+    await runner.close()
+
+    for lead_list in (live, just_queued):
+        now, deliveries, _ = await stored(floor.store, lead_list.id)
+        assert (now.status, now.error, deliveries) == (lead_list.status, None, [])
+
+
+async def test_two_runners_sweeping_at_once_fail_a_dead_import_once(floor, migrated_database_url, tmp_path):
+    dead = await left_importing(floor, heartbeat=utcnow() - dt.timedelta(hours=1))
+    other_process = Store(migrated_database_url)
+    try:
+        runners = [runner_for(floor.store, tmp_path), runner_for(other_process, tmp_path)]
+        swept = await asyncio.gather(*(runner.sweep() for runner in runners))
+    finally:
+        await other_process.close()
+    assert [ids.count(dead.id) for ids in swept] in ([1, 0], [0, 1])
+    lead_list, deliveries, _ = await stored(floor.store, dead.id)
+    assert lead_list.status is ListStatus.FAILED and len(deliveries) == 1
+
+
+async def heartbeat(store: Store, list_id: int) -> dt.datetime | None:
+    async with store.sessions() as session:
+        return await session.scalar(select(LeadList.import_heartbeat_at).where(LeadList.id == list_id))
+
+
+async def heartbeat_moves(store: Store, list_id: int, timeout: float = 10) -> None:
+    """Wait until the list's heartbeat has been refreshed twice."""
+    async with asyncio.timeout(timeout):
+        for _ in range(2):
+            last = await heartbeat(store, list_id)
+            while await heartbeat(store, list_id) == last:
+                await asyncio.sleep(0.01)
+
+
+async def test_the_heartbeat_keeps_moving_while_a_list_downloads(floor, tmp_path, aiohttp_server):
+    release = asyncio.Event()
+
+    async def slow_list(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        await response.write(b"phone\n")
+        await release.wait()
+        await response.write(b"2125550100\n")
+        return response
+
+    source = web.Application()
+    source.router.add_get("/list.csv", slow_list)
+    server = await aiohttp_server(source, host="127.0.0.1")
+    campaign = await floor.campaign()
+    async with floor.store.transaction() as session:
+        lead_list = await create_list(session, account_id=floor.account_id, campaign_id=campaign.id, name="x",
+                                      column_mapping={"phone": "phone"})
+
+    runner = runner_for(floor.store, tmp_path, allow_private_urls=True, heartbeat_interval=0.05)
+    task = runner.start(lead_list.id, url=str(server.make_url("/list.csv")))
+    try:
+        await heartbeat_moves(floor.store, lead_list.id)
+        release.set()
+        result = await asyncio.wait_for(task, 10)
+    finally:
+        release.set()
+        await runner.close()
+    assert (result.status, result.rows_imported) == (ListStatus.READY, 1)
+
+
+async def test_the_heartbeat_keeps_moving_between_batches(floor, tmp_path, monkeypatch):
+    from realtime.dialer import lists
+
+    commit = lists._commit
+    release = asyncio.Event()
+
+    async def slow_commit(*args):
+        await release.wait()
+        return await commit(*args)
+
+    monkeypatch.setattr(lists, "_commit", slow_commit)
+    campaign = await floor.campaign()
+    async with floor.store.transaction() as session:
+        lead_list = await create_list(session, account_id=floor.account_id, campaign_id=campaign.id, name="x",
+                                      column_mapping={"phone": "phone"})
+    path = write(tmp_path, "phone\n2125550100\n2125550101\n")
+    importing = asyncio.create_task(import_list(floor.store, lead_list.id, path, heartbeat_interval=0.05))
+    try:
+        await heartbeat_moves(floor.store, lead_list.id)
+        assert (await stored(floor.store, lead_list.id))[0].status is ListStatus.IMPORTING
+        release.set()
+        result = await asyncio.wait_for(importing, 10)
+    finally:
+        release.set()
+        await asyncio.gather(importing, return_exceptions=True)
+    assert (result.status, result.rows_imported) == (ListStatus.READY, 2)
+
+
+async def test_an_import_failed_by_another_runner_is_not_finished_again(floor, tmp_path, monkeypatch):
+    # This process could not refresh its heartbeat for too long: a runner elsewhere failed the list.
+    from realtime.dialer import lists
+
+    commit = lists._commit
+    release = asyncio.Event()
+    writing = asyncio.Event()
+
+    async def slow_commit(*args):
+        writing.set()
+        await release.wait()
+        return await commit(*args)
+
+    monkeypatch.setattr(lists, "_commit", slow_commit)
+    campaign = await floor.campaign()
+    async with floor.store.transaction() as session:
+        lead_list = await create_list(session, account_id=floor.account_id, campaign_id=campaign.id, name="x",
+                                      column_mapping={"phone": "phone"}, webhook_url="https://example.com/hooks")
+    importing = asyncio.create_task(import_list(floor.store, lead_list.id, write(tmp_path, "phone\n2125550100\n")))
+    try:
+        await asyncio.wait_for(writing.wait(), 10)
+        async with floor.store.transaction() as session:
+            (await session.get(LeadList, lead_list.id)).import_heartbeat_at = utcnow() - dt.timedelta(hours=1)
+        assert lead_list.id in await runner_for(floor.store, tmp_path).sweep()
+        release.set()
+        result = await asyncio.wait_for(importing, 10)
+    finally:
+        release.set()
+        await asyncio.gather(importing, return_exceptions=True)
+    assert (result.status, result.error) == (ListStatus.FAILED, INTERRUPTED)
+    now, [delivery], _ = await stored(floor.store, lead_list.id)
+    assert now.status is ListStatus.FAILED and delivery.event == "list.import_failed"

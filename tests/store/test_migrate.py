@@ -30,7 +30,8 @@ async def test_upgrade_downgrade_and_upgrade_again(empty_database_url: str) -> N
     head = await migrate.head()
     assert await migrate.current(url) is None
     assert await migrate.is_behind(url)
-    assert await migrate.pending(url) == [head]
+    steps = await migrate.pending(url)
+    assert steps[0] == "0001" and steps[-1] == head  # every revision, oldest first
 
     await migrate.upgrade(url)
     assert await migrate.current(url) == head

@@ -45,6 +45,9 @@ class LeadList(IdMixin, CreatedMixin, AccountScoped, Base):
     households_created: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
     completed_at: Mapped[dt.datetime | None] = mapped_column()
+    # Refreshed by the process importing the list; a queued or importing list whose heartbeat
+    # stopped was left by a process that died, and is failed by another process's runner.
+    import_heartbeat_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 class ListRejection(IdMixin, Base):
