@@ -40,7 +40,7 @@ class Settings:
     sim_outcomes: str = "mix"
     sim_speed: float = 1.0
     api_rate_limit: str = "600/minute"  # per API key, shared through Redis when configured
-    import_allow_private_urls: bool = False  # let list uploads fetch private/loopback URLs
+    allow_private_urls: bool = False  # let list downloads and webhooks reach private/loopback addresses
 
     @property
     def uses_simulator(self) -> bool:
@@ -115,7 +115,7 @@ def _coerce(name: str, value: object) -> object:
         if not 0 <= port <= 65535:
             raise ConfigError(f"{env_name(name)}: {port} is not a port number (0-65535)")
         return port
-    if name == "import_allow_private_urls":
+    if name == "allow_private_urls":
         if isinstance(value, bool):
             return value
         text = str(value).strip().lower()

@@ -82,7 +82,7 @@ async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
     # Every process delivers: deliveries are claimed row by row, so several never send one twice.
-    dispatcher = WebhookDispatcher(app[app_keys.STORE])
+    dispatcher = WebhookDispatcher(app[app_keys.STORE], allow_private=app[app_keys.SETTINGS].allow_private_urls)
     await dispatcher.start()
     app[app_keys.WEBHOOKS] = dispatcher
     yield

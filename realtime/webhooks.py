@@ -21,6 +21,13 @@ no answer within the timeout) is retried with exponential backoff and jitter unt
 ``max_age`` after the delivery was written; then it is marked failed and the subject's
 next delivery goes out.
 
+Deliveries go to public addresses only (see :mod:`realtime.destinations`) unless the
+dispatcher is made with ``allow_private``: a URL whose host is, or resolves only to, a
+private, loopback or link-local address is not requested, and the attempt is recorded
+as failed with ``last_error`` saying why. It is retried like any failure: the
+integrator may yet point the name at a public address, or the operator allow private
+destinations.
+
 Several processes may run dispatchers on one PostgreSQL database: each claims rows
 with ``SELECT ... FOR UPDATE SKIP LOCKED`` and leases them for the length of one
 attempt, so a delivery is attempted by one process at a time and a crashed process's
@@ -43,6 +50,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from realtime.destinations import RefusedDestination, connector, refused_url
 from realtime.store.database import Store
 from realtime.store.models import Account, DeliveryStatus, WebhookDelivery
 from realtime.store.types import utcnow
@@ -136,8 +144,10 @@ class WebhookDispatcher:
         backoff_max: float = 3600,
         poll_interval: float = 5,
         concurrency: int = 20,
+        allow_private: bool = False,
     ) -> None:
         self.store = store
+        self.allow_private = allow_private
         self.timeout = timeout
         self.max_age = max_age
         self.backoff_base = backoff_base
@@ -153,6 +163,7 @@ class WebhookDispatcher:
 
     async def start(self) -> None:
         self._http = aiohttp.ClientSession(
+            connector=connector(allow_private=self.allow_private),
             timeout=aiohttp.ClientTimeout(total=self.timeout),
             headers={"User-Agent": USER_AGENT},
         )
@@ -284,8 +295,13 @@ class WebhookDispatcher:
             DELIVERY_HEADER: str(delivery.id),
         }
         try:
+            # aiohttp connects to a literal address without resolving it: checked here.
+            if not self.allow_private and (reason := refused_url(delivery.url)):
+                raise RefusedDestination(reason)
             async with self._http.post(delivery.url, data=body, headers=headers, allow_redirects=False) as response:
                 await response.read()
+        except RefusedDestination as exc:
+            return None, f"refused: {exc}; webhooks go to public addresses only"
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             return None, f"{type(exc).__name__}: {exc}".strip().rstrip(":")
         return response.status, None if 200 <= response.status < 300 else f"HTTP {response.status}"

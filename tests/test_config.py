@@ -12,6 +12,11 @@ def test_defaults_need_nothing_installed(tmp_path):
     assert s.database_url == f"sqlite+aiosqlite:///{tmp_path / 'realtime.sqlite3'}"
     assert s.redis_url is None and s.uses_simulator
     assert (s.host, s.port, s.role) == ("127.0.0.1", 8080, "all")
+    assert not s.allow_private_urls  # list downloads and webhooks reach public addresses only
+
+
+def test_private_urls_are_allowed_by_one_setting(tmp_path):
+    assert settings({"REALTIME_DATA_DIR": str(tmp_path), "REALTIME_ALLOW_PRIVATE_URLS": "yes"}).allow_private_urls
 
 
 def test_generated_secret_key_survives_a_restart(tmp_path):
@@ -41,7 +46,7 @@ def test_flags_win_over_environment(tmp_path):
         ({"REALTIME_DIAL_TEMPLATE": "PJSIP/trunk"}, "{number}"),
         ({"REALTIME_SIM_SPEED": "0"}, "REALTIME_SIM_SPEED: must be greater than 0"),
         ({"REALTIME_API_RATE_LIMIT": "lots"}, "REALTIME_API_RATE_LIMIT: 'lots' is not a rate"),
-        ({"REALTIME_IMPORT_ALLOW_PRIVATE_URLS": "maybe"}, "is not true or false"),
+        ({"REALTIME_ALLOW_PRIVATE_URLS": "maybe"}, "is not true or false"),
         ({"REALTIME_SECRET_KEY": "short"}, "REALTIME_SECRET_KEY: must be at least 16 characters"),
     ],
 )

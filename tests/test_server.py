@@ -120,7 +120,7 @@ async def test_an_uploaded_list_is_imported_and_its_webhook_delivered(aiohttp_cl
     receiver.router.add_post("/hook", hook)
     hooks = await aiohttp_server(receiver)
 
-    client = await start(aiohttp_client, tmp_path)
+    client = await start(aiohttp_client, tmp_path, allow_private_urls=True)  # the receiver is on 127.0.0.1
     store = Store(f"sqlite:///{tmp_path / 'realtime.sqlite3'}")
     async with store.transaction() as session:
         made = await create_account(session, "Wiring check")

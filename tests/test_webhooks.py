@@ -84,8 +84,9 @@ async def receiver(aiohttp_server) -> AsyncIterator[tuple[Receiver, str]]:
 
 
 def dispatcher_for(store: Store, **options) -> WebhookDispatcher:
-    # Long enough that a healthy endpoint never times out on a busy CI machine.
-    options = {"timeout": 3, "backoff_base": 0.05, "poll_interval": 0.2, **options}
+    # Long enough that a healthy endpoint never times out on a busy CI machine; the receiver
+    # is on 127.0.0.1, so private destinations are allowed unless a test says otherwise.
+    options = {"timeout": 3, "backoff_base": 0.05, "poll_interval": 0.2, "allow_private": True, **options}
     return WebhookDispatcher(store, **options)
 
 
@@ -189,6 +190,41 @@ async def test_a_delivery_given_up_on_lets_its_subject_move_on(store, account_id
     failed = (await rows(store, account_id))[given_up.id]
     assert failed.status is DeliveryStatus.FAILED
     assert failed.last_status_code == 500 and failed.last_error == "HTTP 500"
+
+
+async def test_deliveries_to_private_addresses_are_refused_unless_allowed(store, account_id, receiver):
+    receiver, base = receiver
+    port = base.rsplit(":", 1)[1]
+    async with store.transaction() as session:
+        by_name = await enqueue(session, account_id=account_id, subject=f"list:{account_id}-5", event="list.imported",
+                                url=f"http://localhost:{port}/ok", payload={"n": 0})
+        by_address = await enqueue(session, account_id=account_id, subject=f"list:{account_id}-6",
+                                   event="list.imported", url=f"{base}/ok", payload={"n": 1})
+    dispatcher = dispatcher_for(store, allow_private=False)
+    await dispatcher.start()
+    try:
+        async with asyncio.timeout(10):
+            while not all(d.attempts for d in (await rows(store, account_id)).values()):
+                await asyncio.sleep(0.02)
+    finally:
+        await dispatcher.close()
+    refused = await rows(store, account_id)
+    assert receiver.requests == []
+    assert refused[by_name.id].last_error == (
+        "refused: localhost resolves to a loopback address; webhooks go to public addresses only")
+    assert refused[by_address.id].last_error == (
+        "refused: 127.0.0.1 is a loopback address; webhooks go to public addresses only")
+    assert all(d.status is DeliveryStatus.PENDING and d.last_status_code is None for d in refused.values())
+
+    dispatcher = dispatcher_for(store)  # allow_private: a test bench, or receivers on the same network
+    await dispatcher.start()
+    try:
+        delivered = sorted([(await receiver.next())[0]["data"]["n"] for _ in range(2)])
+        await dispatcher.flush()
+    finally:
+        await dispatcher.close()
+    assert delivered == [0, 1]
+    assert all(d.status is DeliveryStatus.DELIVERED for d in (await rows(store, account_id)).values())
 
 
 # SQLite runs one dispatcher: it has one writer anyway.

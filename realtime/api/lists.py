@@ -29,6 +29,7 @@ from realtime.api.pagination import PAGE_PARAMS
 from realtime.api.routing import Context, Resource
 from realtime.api.validation import CREATED_AT, ID, Field, Schema
 from realtime.app_keys import SETTINGS, STORE, WEBHOOKS
+from realtime.destinations import refused_url
 from realtime.dialer.lists import (
     ImportProgress,
     ImportRunner,
@@ -64,7 +65,7 @@ def setup_list_imports(app: web.Application, *, webhooks: WebhookDispatcher | No
             app[STORE],
             work_dir=Path(settings.data_dir) / "imports",
             webhooks=webhooks or app.get(WEBHOOKS),
-            allow_private_urls=settings.import_allow_private_urls,
+            allow_private=settings.allow_private_urls,
         )
         await app[IMPORTS].open()  # fails the imports a dead process left behind, from now on
         yield
@@ -81,8 +82,20 @@ class ImportsUnavailable(ApiError):
 def check_webhook_url(value: str | None) -> str | None:
     if value is None:
         return None
-    parts = urlsplit(value)
-    return None if parts.scheme in ("https", "http") and parts.netloc else "must be an http(s) URL"
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    return None if host and parts.scheme in ("https", "http") else "must be an http(s) URL"
+
+
+def check_webhook_destination(url: str | None, *, allow_private: bool) -> None:
+    """Refuse (422) a webhook URL naming an address outside the public internet; a name is
+    checked when each delivery resolves it."""
+    if url and not allow_private and (reason := refused_url(url)):
+        message = f"{reason}: webhooks go to public addresses only"
+        raise Invalid(message, error_id="webhook-url-refused", details={"fields": {"webhook_url": message}})
 
 
 def check_mapping(value: dict) -> str | None:
@@ -101,7 +114,8 @@ CAMPAIGN = Field("campaign_id", "id", "The campaign its leads are called for", r
 MAPPING = Field("column_mapping", "object", "CSV header -> phone, a lead field (first_name, last_name, email, "
                 "address, city, state, zip_code, ...) or custom:<field name>. Default: headers named like "
                 "lead fields or the account's custom fields", check=check_mapping)
-WEBHOOK = Field("webhook_url", "string", "Receives the import summary when it is done", nullable=True,
+WEBHOOK = Field("webhook_url", "string", "An http(s) URL that receives the import summary when it is done; "
+                "it must reach a public address", nullable=True,
                 max_length=2000, check=check_webhook_url)
 SOURCE = Field("source_url", "string", "An https URL to fetch the CSV from, instead of uploading it",
                nullable=True, max_length=2000)
@@ -190,12 +204,13 @@ async def create_list_resource(ctx: Context) -> dict[str, Any]:
             if not values.get("source_url"):
                 raise Invalid.fields({"source_url": "required without an uploaded file"})
             try:
-                check_source_url(values["source_url"], allow_private=runner.allow_private_urls)
+                check_source_url(values["source_url"], allow_private=runner.allow_private)
             except ListImportError as exc:
                 raise Invalid(exc.message, error_id=exc.error_id,
                               details={"fields": {"source_url": exc.message}}) from None
         else:
             raise UnsupportedMediaType("upload the CSV as multipart/form-data, or send JSON with a source_url")
+        check_webhook_destination(values.get("webhook_url"), allow_private=runner.allow_private)
         await ctx.check_owned({"campaign_id": (Campaign, values["campaign_id"])})
         url = values.get("source_url") or None
         mapping = values.get("column_mapping")

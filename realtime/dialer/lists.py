@@ -28,24 +28,21 @@ import asyncio
 import csv
 import dataclasses
 import datetime as dt
-import ipaddress
 import json
 import logging
 import os
-import socket
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from aiohttp.abc import AbstractResolver
-from aiohttp.resolver import DefaultResolver
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from yarl import URL
 
+from realtime.destinations import RefusedDestination, connector, refused_url
 from realtime.dialer.blocking import lock_block_list
 from realtime.dialer.phones import DEFAULT_REGION, InvalidPhoneNumber, to_e164
 from realtime.store.database import Store
@@ -766,39 +763,6 @@ async def import_csv_file(
 
 # -- fetching a list from a URL ---------------------------------------------------------------
 
-def refused_address(address: str) -> str | None:
-    """Why a list may not be fetched from this IP address, or None."""
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
-    if ip.is_loopback:
-        return "a loopback address"
-    if ip.is_link_local:
-        return "a link-local address"
-    if not ip.is_global or ip.is_multicast:
-        return "a private address"
-    return None
-
-
-class _PublicOnlyResolver(AbstractResolver):
-    """Resolves like aiohttp does, then drops private addresses: the check and the connection
-    use the same answer, so a name cannot resolve publicly for the check and privately after."""
-
-    def __init__(self) -> None:
-        self._resolver = DefaultResolver()
-
-    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict[str, Any]]:
-        answers = await self._resolver.resolve(host, port, family)
-        public = [a for a in answers if refused_address(a["host"]) is None]
-        if not public:
-            raise ListImportError("source-url-refused",
-                                  f"{host} resolves to {refused_address(answers[0]['host'])}")
-        return public
-
-    async def close(self) -> None:
-        await self._resolver.close()
-
-
 def check_source_url(url: str, *, allow_private: bool = False) -> None:
     """Refuse a list URL that is not https or names a private address (unless allowed)."""
     try:
@@ -812,12 +776,8 @@ def check_source_url(url: str, *, allow_private: bool = False) -> None:
         return
     if parts.scheme != "https":
         raise ListImportError("source-url-refused", "the list URL must be an https:// URL")
-    try:
-        reason = refused_address(host)
-    except ValueError:
-        return  # a name: checked when it is resolved
-    if reason:
-        raise ListImportError("source-url-refused", f"{host} is {reason}")
+    if reason := refused_url(url):
+        raise ListImportError("source-url-refused", reason)
 
 
 async def download(url: str, dest: Path, *, allow_private: bool = False, max_bytes: int | None = None,
@@ -826,10 +786,10 @@ async def download(url: str, dest: Path, *, allow_private: bool = False, max_byt
 
     Redirects are followed by hand (at most five) so every hop is checked like the first.
     """
-    connector = aiohttp.TCPConnector(resolver=None if allow_private else _PublicOnlyResolver())
     client_timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=30)
     try:
-        async with aiohttp.ClientSession(connector=connector, timeout=client_timeout) as http:
+        async with aiohttp.ClientSession(connector=connector(allow_private=allow_private),
+                                         timeout=client_timeout) as http:
             for _ in range(6):
                 check_source_url(url, allow_private=allow_private)
                 async with http.get(url, allow_redirects=False) as response:
@@ -849,6 +809,8 @@ async def download(url: str, dest: Path, *, allow_private: bool = False, max_byt
                             await asyncio.to_thread(file.write, chunk)
                     return
             raise ListImportError("source-download-failed", "too many redirects")
+    except RefusedDestination as exc:
+        raise ListImportError("source-url-refused", str(exc)) from None
     except aiohttp.ClientError as exc:
         raise ListImportError("source-download-failed", f"cannot fetch the list: {exc}") from None
     except TimeoutError:
@@ -876,7 +838,7 @@ class ImportRunner:
         *,
         work_dir: Path,
         webhooks: WebhookDispatcher | None = None,
-        allow_private_urls: bool = False,
+        allow_private: bool = False,
         region: str = DEFAULT_REGION,
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
         sweep_interval: float = SWEEP_INTERVAL,
@@ -887,7 +849,7 @@ class ImportRunner:
         self.store = store
         self.work_dir = work_dir
         self.webhooks = webhooks
-        self.allow_private_urls = allow_private_urls
+        self.allow_private = allow_private
         self.region = region
         self.heartbeat_interval = heartbeat_interval
         self.sweep_interval = sweep_interval
@@ -956,7 +918,7 @@ class ImportRunner:
         try:
             if url is not None:
                 async with _Heartbeat(self.store, list_id, self.heartbeat_interval):
-                    await download(url, path, allow_private=self.allow_private_urls)
+                    await download(url, path, allow_private=self.allow_private)
                     await self._default_mapping(list_id, path)
             return await import_list(self.store, list_id, path, region=self.region, webhooks=self.webhooks,
                                      heartbeat_interval=self.heartbeat_interval)

@@ -51,8 +51,9 @@ async def make_list_api(aiohttp_client, tmp_path):
 
     async def make(database_url: str, *, allow_private_urls: bool = False) -> Api:
         store, alice, bob = await prepare_store(database_url)
-        settings = api_settings(database_url, tmp_path, import_allow_private_urls=allow_private_urls)
-        dispatcher = WebhookDispatcher(store, timeout=5, backoff_base=0.1, poll_interval=0.5)
+        settings = api_settings(database_url, tmp_path, allow_private_urls=allow_private_urls)
+        dispatcher = WebhookDispatcher(store, timeout=5, backoff_base=0.1, poll_interval=0.5,
+                                       allow_private=allow_private_urls)
         await dispatcher.start()
         app = api_app(store, settings)
         setup_list_imports(app, webhooks=dispatcher)
@@ -67,7 +68,7 @@ async def make_list_api(aiohttp_client, tmp_path):
 
 @pytest.fixture
 async def list_api(make_list_api, migrated_database_url) -> Api:
-    return await make_list_api(migrated_database_url)
+    return await make_list_api(migrated_database_url, allow_private_urls=True)  # the receiver is on 127.0.0.1
 
 
 def form(fields: dict[str, str], csv_text: str | None = CSV) -> aiohttp.FormData:
@@ -140,6 +141,26 @@ async def test_private_and_plain_http_urls_are_refused(make_list_api, migrated_s
         status, body, _ = await api.call("POST", "/v1/lists", json={
             "name": "x", "campaign_id": campaign_id, "source_url": url})
         assert status == 422 and body["error"]["id"] == "source-url-refused", url
+    assert (await api.get("/v1/lists"))["resources"] == []
+
+
+async def test_webhooks_to_private_addresses_are_refused(make_list_api, migrated_sqlite_url):
+    api = await make_list_api(migrated_sqlite_url)
+    campaign_id = await campaign(api)
+    for url, why in (("http://127.0.0.1:8080/hooks", "127.0.0.1 is a loopback address"),
+                     ("https://10.0.0.7/hooks", "10.0.0.7 is a private address"),
+                     ("https://169.254.169.254/latest/meta-data", "169.254.169.254 is a link-local address"),
+                     ("https://[::1]/hooks", "::1 is a loopback address")):
+        for upload in ({"data": form({"name": "x", "campaign_id": str(campaign_id), "webhook_url": url})},
+                       {"json": {"name": "x", "campaign_id": campaign_id, "webhook_url": url,
+                                 "source_url": "https://lists.example.com/november.csv"}}):
+            status, body, _ = await api.call("POST", "/v1/lists", **upload)
+            assert status == 422 and body["error"]["id"] == "webhook-url-refused", (url, body)
+            assert body["error"]["details"]["fields"] == {
+                "webhook_url": f"{why}: webhooks go to public addresses only"}
+    status, body, _ = await api.call("POST", "/v1/lists", data=form({
+        "name": "x", "campaign_id": str(campaign_id), "webhook_url": "ftp://hooks.example.com/x"}))
+    assert status == 422 and body["error"]["details"]["fields"] == {"webhook_url": "must be an http(s) URL"}
     assert (await api.get("/v1/lists"))["resources"] == []
 
 

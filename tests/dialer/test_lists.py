@@ -95,7 +95,8 @@ async def test_import_groups_households_flags_blocked_and_explains_rejections(fl
         )).all()
         stored = await session.get(LeadList, lead_list.id)
         [delivery] = (await session.scalars(
-            select(WebhookDelivery).where(WebhookDelivery.subject == f"list:{lead_list.id}"))).all()
+            select(WebhookDelivery).where(WebhookDelivery.account_id == floor.account_id,
+                                          WebhookDelivery.subject == f"list:{lead_list.id}"))).all()
         custom = (await session.scalars(select(CustomLeadField.name).where(
             CustomLeadField.account_id == floor.account_id))).all()
 
@@ -135,7 +136,7 @@ async def test_a_mapping_without_phone_fails_the_list_and_says_so(floor, tmp_pat
     assert result.error == "mapping: no column maps to phone"
     async with floor.store.sessions() as session:
         delivery = await session.scalar(select(WebhookDelivery).where(
-            WebhookDelivery.subject == f"list:{lead_list.id}"))
+            WebhookDelivery.account_id == floor.account_id, WebhookDelivery.subject == f"list:{lead_list.id}"))
     assert delivery.event == "list.import_failed" and delivery.payload["error"] == result.error
 
 
@@ -276,7 +277,7 @@ async def stored(store: Store, list_id: int) -> tuple[LeadList, list[WebhookDeli
     async with store.sessions() as session:
         lead_list = await session.get(LeadList, list_id)
         deliveries = (await session.scalars(select(WebhookDelivery).where(
-            WebhookDelivery.subject == f"list:{list_id}"))).all()
+            WebhookDelivery.account_id == lead_list.account_id, WebhookDelivery.subject == f"list:{list_id}"))).all()
         phones = (await session.scalars(select(Household.phone).join(Lead, Lead.household_id == Household.id)
                                         .where(Lead.lead_list_id == list_id))).all()
     return lead_list, list(deliveries), list(phones)
@@ -369,7 +370,7 @@ async def test_the_heartbeat_keeps_moving_while_a_list_downloads(floor, tmp_path
         lead_list = await create_list(session, account_id=floor.account_id, campaign_id=campaign.id, name="x",
                                       column_mapping={"phone": "phone"})
 
-    runner = runner_for(floor.store, tmp_path, allow_private_urls=True, heartbeat_interval=0.05)
+    runner = runner_for(floor.store, tmp_path, allow_private=True, heartbeat_interval=0.05)
     task = runner.start(lead_list.id, url=str(server.make_url("/list.csv")))
     try:
         await heartbeat_moves(floor.store, lead_list.id)
