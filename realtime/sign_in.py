@@ -4,7 +4,8 @@ Admins and supervisors sign in with their email, web callers with their username
 answer is the signed session cookie of :mod:`realtime.sessions`, which the pages and the
 Socket.IO namespaces then trust. The form works without JavaScript (a wrong password shows
 the page again with the reason); a JSON body gets JSON answers, for the SDK. Attempts are
-limited per client address, shared across web processes through Redis when configured.
+limited per person and per client address (failures only), shared across web processes
+through Redis when configured.
 """
 from __future__ import annotations
 
@@ -25,8 +26,10 @@ from realtime.store.people import SignedIn, describe, sign_in
 logger = logging.getLogger(__name__)
 
 SIGNER: web.AppKey[SessionSigner] = web.AppKey("session_signer", SessionSigner)
-ATTEMPTS: web.AppKey[RateLimiter] = web.AppKey("sign_in_attempts", RateLimiter)
-ATTEMPT_LIMIT = "10/minute"  # per client address: plenty for typos, useless for guessing
+FAILURES: web.AppKey[dict[str, RateLimiter]] = web.AppKey("sign_in_failures", dict)
+# Failed attempts only, so a whole call centre behind one address can sign in at nine:
+# per person plenty for typos and useless for guessing, per address a little more.
+FAILURE_LIMITS = {"login": "10/minute", "address": "30/minute"}
 LOGIN_PAGE = Path(__file__).resolve().parent.parent / "static" / "login.html"
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -42,9 +45,11 @@ def setup_sign_in(app: web.Application) -> None:
 
 
 async def _attempts_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[ATTEMPTS] = RateLimiter(ATTEMPT_LIMIT, app[app_keys.SETTINGS].redis_url)
+    redis_url = app[app_keys.SETTINGS].redis_url
+    app[FAILURES] = {kind: RateLimiter(limit, redis_url) for kind, limit in FAILURE_LIMITS.items()}
     yield
-    await app[ATTEMPTS].close()
+    for limiter in app[FAILURES].values():
+        await limiter.close()
 
 
 async def login_page(request: web.Request) -> web.Response:
@@ -65,16 +70,21 @@ async def login(request: web.Request) -> web.Response:
     password = form.get("password") if isinstance(form.get("password"), str) else ""
     next_path = _local_path(form.get("next") if isinstance(form.get("next"), str) else None)
 
-    verdict = await request.app[ATTEMPTS].hit(f"sign-in:{request.remote}")
-    if not verdict.allowed:
-        message = "Too many sign-in attempts. Wait a minute and try again."
-        if wants_json:
-            return _error(429, "too-many-attempts", message, verdict.headers())
-        return _page(message, login_name, next_path, status=429, headers=verdict.headers())
+    limiters = request.app[FAILURES]
+    counted = {"login": f"sign-in:login:{login_name.strip().lower()}", "address": f"sign-in:address:{request.remote}"}
+    for kind, key in counted.items():
+        verdict = await limiters[kind].check(key)
+        if not verdict.allowed:
+            message = "Too many failed sign-in attempts. Wait a minute and try again."
+            if wants_json:
+                return _error(429, "too-many-attempts", message, verdict.headers())
+            return _page(message, login_name, next_path, status=429, headers=verdict.headers())
 
     async with request.app[app_keys.STORE].transaction() as session:  # a rehash may be saved
         person = await sign_in(session, login_name, password)
     if person is None:
+        for kind, key in counted.items():
+            await limiters[kind].hit(key)
         logger.info("sign-in refused for %r from %s", login_name[:200], request.remote)
         message = "That email or username and password do not match."
         if wants_json:

@@ -55,6 +55,12 @@ class RateLimiter:
         stats = await self.strategy.get_window_stats(self.item, identity)
         return Verdict(allowed, self.item.amount, stats.remaining, stats.reset_time)
 
+    async def check(self, identity: str) -> Verdict:
+        """Whether ``identity`` may go on, without counting this as a hit."""
+        allowed = await self.strategy.test(self.item, identity)
+        stats = await self.strategy.get_window_stats(self.item, identity)
+        return Verdict(allowed, self.item.amount, stats.remaining, stats.reset_time)
+
     async def close(self) -> None:
         # limits offers no close(); release the Redis connection pool it holds, if any.
         client = getattr(getattr(self.storage, "bridge", None), "storage", None)
