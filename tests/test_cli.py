@@ -194,3 +194,18 @@ async def test_import_command_loads_a_csv_with_progress_and_a_summary(tmp_path):
 
     code, _, err = await run("import", str(csv_path), "--campaign", "999", env=env)
     assert code == 2 and "999" in err and "Traceback" not in err
+
+
+def test_every_setting_is_also_a_flag_of_serve(tmp_path):
+    import dataclasses
+
+    from realtime.cli import _settings, build_parser
+    from realtime.config import Settings
+
+    flags = {f.name: "--" + f.name.replace("_", "-") for f in dataclasses.fields(Settings)}
+    args = build_parser().parse_args(["serve", "--data-dir", str(tmp_path), flags["allow_private_urls"],
+                                      flags["api_rate_limit"], "5/second"])
+    settings = _settings(args)
+    assert settings.allow_private_urls is True and settings.api_rate_limit == "5/second"
+    serve_help = build_parser()._subparsers._group_actions[0].choices["serve"].format_help()
+    assert [flag for flag in flags.values() if flag not in serve_help] == []
