@@ -218,3 +218,23 @@ async def redis_server(unused_port) -> AsyncIterator[RedisServer]:
     await server.start()
     yield server
     await server.kill()
+
+
+@pytest.fixture
+async def demo_app(tmp_path):
+    """A web process's application on a fresh SQLite database holding the demo account,
+    as ``realtime serve`` creates it: (app, the credentials it would print)."""
+    from realtime.config import load_settings
+    from realtime.server import create_app
+    from realtime.store import migrate
+    from realtime.store.database import Store
+    from realtime.store.demo import seed_demo
+
+    settings = load_settings({"data_dir": str(tmp_path), "role": "web"}, environ={})
+    await migrate.upgrade(settings.database_url)
+    store = Store(settings.database_url)
+    try:
+        credentials = await seed_demo(store)
+    finally:
+        await store.close()
+    return create_app(settings), credentials

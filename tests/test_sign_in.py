@@ -3,25 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from realtime.config import load_settings
-from realtime.server import create_app
 from realtime.sessions import COOKIE_NAME
-from realtime.store import migrate
-from realtime.store.database import Store
-from realtime.store.demo import seed_demo
 
 
 @pytest.fixture
-async def demo(aiohttp_client, tmp_path):
-    settings = load_settings({"data_dir": str(tmp_path), "role": "web"}, environ={})
-    await migrate.upgrade(settings.database_url)
-    store = Store(settings.database_url)
-    try:
-        credentials = await seed_demo(store)
-    finally:
-        await store.close()
-    client = await aiohttp_client(create_app(settings))
-    return client, credentials
+async def demo(aiohttp_client, demo_app):
+    app, credentials = demo_app
+    return await aiohttp_client(app), credentials
 
 
 async def sign_in_json(client, login: str, password: str):

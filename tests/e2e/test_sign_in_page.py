@@ -6,23 +6,11 @@ import re
 import pytest
 from playwright.async_api import expect
 
-from realtime.config import load_settings
-from realtime.server import create_app
-from realtime.store import migrate
-from realtime.store.database import Store
-from realtime.store.demo import seed_demo
-
 
 @pytest.fixture
-async def site(aiohttp_server, tmp_path):
-    settings = load_settings({"data_dir": str(tmp_path), "role": "web"}, environ={})
-    await migrate.upgrade(settings.database_url)
-    store = Store(settings.database_url)
-    try:
-        credentials = await seed_demo(store)
-    finally:
-        await store.close()
-    server = await aiohttp_server(create_app(settings))
+async def site(aiohttp_server, demo_app):
+    app, credentials = demo_app
+    server = await aiohttp_server(app)
     return f"http://127.0.0.1:{server.port}", credentials
 
 
