@@ -150,7 +150,7 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
 
 def _success(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
     response: dict[str, Any] = {"description": op.summary, "headers": RATE_HEADERS}
-    ref = {"$ref": f"#/components/schemas/{item_schema_name(op.resource)}"}
+    ref = op.items or {"$ref": f"#/components/schemas/{item_schema_name(op.resource)}"}
     if op.response == NO_CONTENT:
         return response
     if op.response == ITEM:

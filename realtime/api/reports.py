@@ -57,6 +57,8 @@ _RATE = {
     "properties": {"abandoned": {"type": "integer"}, "human_answered": {"type": "integer"},
                    "rate": {"type": "number", "description": "abandoned ÷ human_answered, 0 to 1"}},
 }
+_DOWNLOADS = {"type": "object", "required": ["call_attempts"],
+              "properties": {"call_attempts": {"type": "string", "format": "uri"}}}
 REPORT = {
     "type": "object",
     "required": ["campaign_id", "uri", "dials", "answers", "callers", "abandonment", "downloads"],
@@ -90,12 +92,32 @@ REPORT = {
         "abandonment": {"type": "object", "required": ["limit", "last_24_hours", "last_30_days", "over_limit"],
                         "properties": {"limit": {"type": "number"}, "last_24_hours": _RATE, "last_30_days": _RATE,
                                        "over_limit": {"type": "boolean"}}},
-        "downloads": {"type": "object", "properties": {"call_attempts": {"type": "string", "format": "uri"}}},
+        "downloads": _DOWNLOADS,
     },
+}
+
+REPORT_LINKS = {
+    "type": "object",
+    "required": ["campaign_id", "campaign_name", "uri", "downloads"],
+    "properties": {"campaign_id": {"type": "integer"}, "campaign_name": {"type": "string"},
+                   "uri": {"type": "string", "format": "uri"}, "downloads": _DOWNLOADS},
 }
 
 resource = Resource("reports", None, "Reports per campaign: dials, survey answers, callers, abandonment; "
                     "call attempts as CSV")
+
+
+@resource.list(summary="One entry per campaign: where its report and its call attempts' CSV are",
+               items=REPORT_LINKS)
+async def list_reports(ctx: Context) -> dict[str, Any]:
+    query = select(Campaign).where(Campaign.account_id == ctx.account_id).order_by(Campaign.id)
+    return await ctx.page(query, lambda campaign: _report_links(ctx, campaign))
+
+
+def _report_links(ctx: Context, campaign: Campaign) -> dict[str, Any]:
+    path = f"{resource.path}/{campaign.id}"
+    return {"campaign_id": campaign.id, "campaign_name": campaign.name, "uri": ctx.uri(path),
+            "downloads": {"call_attempts": ctx.uri(path + "/call_attempts.csv")}}
 
 
 @resource.operation("GET", "/{id}", name="read", response=REPORT, errors=(404,),
@@ -108,15 +130,15 @@ async def campaign_report(ctx: Context) -> dict[str, Any]:
         .group_by(CallAttempt.status)
     )).all())
     rates = await abandonment(ctx.request.app[STORE], campaign.id)
-    path = f"{resource.path}/{campaign.id}"
+    links = _report_links(ctx, campaign)
     return {
         "campaign_id": campaign.id,
-        "uri": ctx.uri(path),
+        "uri": links["uri"],
         "dials": {"total": sum(dials.values()), "by_status": {s.value: dials.get(s, 0) for s in CallStatus}},
         "answers": await _answers(ctx, campaign),
         "callers": await _callers(ctx, campaign),
         "abandonment": {k: v for k, v in rates.as_json().items() if k not in ("campaign_id", "at")},
-        "downloads": {"call_attempts": ctx.uri(path + "/call_attempts.csv")},
+        "downloads": links["downloads"],
     }
 
 

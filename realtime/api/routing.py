@@ -48,6 +48,7 @@ class Operation:
     partial: bool = False  # body is an update: every field optional
     upload: dict[str, Any] | None = None  # multipart/form-data JSON Schema, read by the handler
     response: str | dict[str, Any] = ITEM  # ITEM, COLLECTION, NO_CONTENT, a JSON Schema, or "audio/*"
+    items: dict[str, Any] | None = None  # a collection's item JSON Schema, when not the resource's own
     status: int = 200
     errors: tuple[int, ...] = ()
     public: bool = False  # no credentials needed

@@ -5,6 +5,8 @@ import csv
 import datetime as dt
 import io
 
+from yarl import URL
+
 from realtime.store.models import (
     Answer,
     CallAttempt,
@@ -128,3 +130,15 @@ async def test_reports_of_other_accounts_are_not_found(any_api):
     for path in (f"/v1/reports/{campaign_id}", f"/v1/reports/{campaign_id}/call_attempts.csv"):
         status, body, _ = await any_api.call("GET", path, as_=any_api.bob)
         assert status == 404 and body["error"]["id"] == "not-found"
+
+
+async def test_the_reports_collection_leads_to_each_campaign_report(any_api):
+    campaign_id, _, _ = await seed(any_api)
+    index = await any_api.get("/v1/reports")
+    [entry] = [r for r in index["resources"] if r["campaign_id"] == campaign_id]
+    report = await any_api.get(URL(entry["uri"]).path)
+    assert report["dials"]["total"] == 6
+    assert entry["downloads"] == report["downloads"]
+    # Another account sees none of this account's campaigns.
+    status, theirs, _ = await any_api.call("GET", "/v1/reports", as_=any_api.bob)
+    assert status == 200 and campaign_id not in [r["campaign_id"] for r in theirs["resources"]]
