@@ -240,11 +240,15 @@ def _sqlite_path(url: str) -> str:
 def format_demo_credentials(creds, settings: Settings) -> str:
     base = f"http://{settings.host}:{settings.port}"
     callers = "\n".join(f"    {username} / {password}" for username, password in creds.callers)
+    if settings.runs_web:
+        where = (f"  Open:       {base}/\n"
+                 f"  Sign in:    {base}/login (admin, supervisor and callers below)\n"
+                 f"  API:        {base}/v1?api_key={creds.api_key}&api_auth={creds.api_auth}\n")
+    else:  # an engine serves no pages: they are on the web processes
+        where = "  Pages and API: on the web processes (/, /login, /v1)\n"
     return (
         "\nDemo account created (shown once, keep it):\n"
-        f"  Open:       {base}/\n"
-        f"  Sign in:    {base}/login (admin, supervisor and callers below)\n"
-        f"  API:        {base}/v1?api_key={creds.api_key}&api_auth={creds.api_auth}\n"
+        f"{where}"
         f"  api_key:    {creds.api_key}\n"
         f"  api_auth:   {creds.api_auth}\n"
         f"  Admin:      {creds.admin_email} / {creds.admin_password}\n"

@@ -209,3 +209,18 @@ def test_every_setting_is_also_a_flag_of_serve(tmp_path):
     assert settings.allow_private_urls is True and settings.api_rate_limit == "5/second"
     serve_help = build_parser()._subparsers._group_actions[0].choices["serve"].format_help()
     assert [flag for flag in flags.values() if flag not in serve_help] == []
+
+
+def test_an_engine_seeding_the_demo_does_not_send_people_to_its_own_port(tmp_path):
+    from realtime.cli import format_demo_credentials
+    from realtime.config import load_settings
+    from realtime.store.demo import DemoCredentials
+
+    creds = DemoCredentials("Demo", "ak_x", "secret", "admin@demo.example", "pw", "sup@demo.example", "pw2",
+                            [("caller1", "pw3")], "123456")
+    engine = load_settings({"data_dir": str(tmp_path), "role": "engine", "port": "8112"}, environ={})
+    printed = format_demo_credentials(creds, engine)
+    assert ":8112" not in printed and "on the web processes" in printed
+    assert "admin@demo.example / pw" in printed and "caller1 / pw3" in printed
+    everything = load_settings({"data_dir": str(tmp_path), "port": "8111"}, environ={})
+    assert "http://127.0.0.1:8111/login" in format_demo_credentials(creds, everything)
