@@ -108,3 +108,18 @@ async def test_a_form_posted_from_another_site_is_refused(demo):
     same_site = f"http://{client.server.host}:{client.server.port}"
     response = await client.post("/login", data=form, headers={"Origin": same_site}, allow_redirects=False)
     assert response.status == 303
+
+
+async def test_a_deactivated_person_is_signed_out_at_once(demo):
+    from sqlalchemy import update
+
+    from realtime.app_keys import STORE
+    from realtime.store.models import User
+
+    client, creds = demo
+    await sign_in_json(client, creds.supervisor_email, creds.supervisor_password)
+    assert (await client.get("/session")).status == 200
+    async with client.app[STORE].transaction() as session:
+        await session.execute(update(User).where(User.email == creds.supervisor_email).values(active=False))
+    assert (await client.get("/session")).status == 401  # the signed cookie alone is not enough
+    assert (await sign_in_json(client, creds.supervisor_email, creds.supervisor_password)).status == 401
