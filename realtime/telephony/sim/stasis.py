@@ -51,6 +51,8 @@ async def close_streams(streams: Iterable[EventStream]) -> None:
 class Application:
     def __init__(self, name: str) -> None:
         self.name = name
+        # What each event sent to this app ends with; fixed, so not rebuilt per event.
+        self.tail = f',"asterisk_id":"{ASTERISK_ID}","application":{json.dumps(name)}}}'
         self.stream: EventStream | None = None
         self.subscribe_all = False
         self.allowed: list[dict] = []
@@ -115,4 +117,4 @@ class Applications:
             app = self.apps.get(name)
             if app is None or app.stream is None or not app.wants(event_type):
                 continue
-            app.stream.send(f'{text},"asterisk_id":"{ASTERISK_ID}","application":{json.dumps(name)}}}')
+            app.stream.send(text + app.tail)
