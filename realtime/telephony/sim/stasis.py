@@ -54,7 +54,6 @@ class Application:
         # What each event sent to this app ends with; fixed, so not rebuilt per event.
         self.tail = f',"asterisk_id":"{ASTERISK_ID}","application":{json.dumps(name)}}}'
         self.stream: EventStream | None = None
-        self.subscribe_all = False
         self.allowed: list[dict] = []
         self.disallowed: list[dict] = []
         self.endpoint_ids: set[str] = set()
@@ -85,7 +84,6 @@ class Applications:
             app = self.apps.get(name) or self.apps.setdefault(name, Application(name))
             previous = app.stream
             app.stream = stream
-            app.subscribe_all = subscribe_all
             if subscribe_all:
                 self._all.add(name)
             else:
