@@ -120,7 +120,7 @@ async def drop_websockets(request: web.Request) -> web.Response:
 
 @routes.post("/_sim/restart")
 async def restart(request: web.Request) -> web.Response:
-    streams = request.app[PBX_KEY].restart()
-    await close_streams(set(streams) | set(request.app[STREAMS_KEY]))
+    request.app[PBX_KEY].restart()
+    await close_streams(request.app[STREAMS_KEY])
     logger.info("simulated Asterisk restarted")
     return no_content()

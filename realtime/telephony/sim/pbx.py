@@ -922,23 +922,21 @@ class Pbx:
             ring = 0.0 if kind in (farend.AGENT, farend.REFUSED) else farend.RING_SECONDS
         self.outcomes.force(FarEnd(kind, ring, talk), number)
 
-    def restart(self) -> list:
-        """Forget every channel, bridge, playback and app, as a restarted Asterisk would.
-        Returns the event streams to close."""
+    def restart(self) -> None:
+        """Forget every channel, bridge, playback and app, as a restarted Asterisk would
+        (the caller closes the events websockets)."""
         for channel in self.channels.values():
             channel.gone = True
             channel.cancel_timers()
         for playback in self.playbacks.values():
             if playback.timer is not None:
                 playback.timer.cancel()
-        streams = list(self.apps.streams())
         self.channels.clear()
         self.bridges.clear()
         self.playbacks.clear()
         self._sequence.clear()
         self.started_at = time.time()
         self.apps = Applications()
-        return streams
 
     def all_channels(self) -> Iterable[Channel]:
         return list(self.channels.values())

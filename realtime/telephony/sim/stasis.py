@@ -100,9 +100,6 @@ class Applications:
                 app.stream = None
                 self._all.discard(name)
 
-    def streams(self) -> set[EventStream]:
-        return {app.stream for app in self.apps.values() if app.stream is not None}
-
     def emit(self, apps: Iterable[str], body: dict) -> None:
         """Send `body` (keys in wire order, without the per-app tail) to `apps`."""
         names = set(apps)
