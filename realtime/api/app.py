@@ -44,7 +44,7 @@ from realtime.api.errors import (
 from realtime.api.openapi import build_document
 from realtime.api.ratelimit import RateLimiter
 from realtime.api.routing import Context, Operation, Resource
-from realtime.api.validation import Schema, parse_json, parse_query
+from realtime.api.validation import parse_json, parse_query
 from realtime.app_keys import SETTINGS, STORE
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,8 @@ def _endpoint(operation: Operation) -> Any:
         async with store.transaction() as session:
             account = None if operation.public else await authenticate(session, request)
             params = parse_query(request.query, operation.query)
-            body = await _read_body(request, operation.body, operation.partial) if operation.body else {}
+            body = (operation.body.validate(parse_json(await request.read()), partial=operation.partial)
+                    if operation.body else {})
             context = Context(request, session, account, operation, params, body, ids)
             result = await operation.handler(context)
         if isinstance(result, web.StreamResponse):
@@ -107,15 +108,6 @@ def _endpoint(operation: Operation) -> Any:
         return web.json_response(result, status=operation.status)
     endpoint.__name__ = operation.operation_id
     return endpoint
-
-
-async def _read_body(request: web.Request, schema: Schema, partial: bool) -> dict[str, Any]:
-    raw = await request.read()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadRequest("the body is not UTF-8 text", error_id="malformed-json") from None
-    return schema.validate(parse_json(text) if text.strip() else {}, partial=partial)
 
 
 def _is_api(request: web.Request) -> bool:

@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 from aiohttp import BodyPartReader, web
 from sqlalchemy import select
 
-from realtime.api.errors import ApiError, BadRequest, Conflict, Invalid, PayloadTooLarge, UnsupportedMediaType
+from realtime.api.errors import ApiError, Conflict, Invalid, PayloadTooLarge, UnsupportedMediaType
 from realtime.api.pagination import PAGE_PARAMS
 from realtime.api.routing import Context, Resource
-from realtime.api.validation import CREATED_AT, ID, Field, Schema
+from realtime.api.validation import CREATED_AT, ID, Field, Schema, parse_json
 from realtime.app_keys import SETTINGS, STORE, WEBHOOKS
 from realtime.destinations import refused_url
 from realtime.dialer.lists import (
@@ -200,7 +200,7 @@ async def create_list_resource(ctx: Context) -> dict[str, Any]:
             if values.get("source_url"):
                 raise Invalid.fields({"source_url": "upload a file or name a source_url, not both"})
         elif ctx.request.content_type == "application/json":
-            values = CREATE.validate(await _json(ctx))
+            values = CREATE.validate(parse_json(await ctx.request.read()))
             if not values.get("source_url"):
                 raise Invalid.fields({"source_url": "required without an uploaded file"})
             try:
@@ -232,13 +232,6 @@ async def create_list_resource(ctx: Context) -> dict[str, Any]:
         runner.start(lead_list.id, path=upload)
     logger.info("list %s queued for campaign %s", lead_list.id, lead_list.campaign_id)
     return present(ctx, lead_list)
-
-
-async def _json(ctx: Context) -> Any:
-    try:
-        return json.loads(await ctx.request.text() or "{}")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}", error_id="malformed-json") from None
 
 
 async def _receive(ctx: Context, target: Path) -> dict[str, Any]:

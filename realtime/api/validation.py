@@ -322,7 +322,14 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def parse_json(text: str) -> Any:
+def parse_json(raw: bytes) -> Any:
+    """A request body as JSON (an empty body is ``{}``); BadRequest when it is not UTF-8 JSON."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not UTF-8 text", error_id="malformed-json") from None
+    if not text.strip():
+        return {}
     try:
         # Python reads NaN and Infinity, which JSON (and PostgreSQL's json) do not have.
         return json.loads(text, parse_constant=_refuse_constant)

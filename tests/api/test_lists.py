@@ -184,6 +184,15 @@ async def test_bad_uploads_are_refused_with_every_reason(make_list_api, migrated
     assert (await api.get("/v1/lists"))["resources"] == []
 
 
+async def test_a_malformed_json_body_is_400_like_every_other_resource(make_list_api, migrated_sqlite_url):
+    api = await make_list_api(migrated_sqlite_url)
+    for body in (b"{not json", b"\xff\xfe", b'{"name": "x", "campaign_id": NaN}', b"[" * 100_000 + b"]" * 100_000):
+        status, answer, _ = await api.call("POST", "/v1/lists", data=body,
+                                           headers={**api.alice.headers, "Content-Type": "application/json"})
+        assert (status, answer["error"]["id"]) == (400, "malformed-json"), body[:20]
+    assert (await api.get("/v1/lists"))["resources"] == []
+
+
 async def test_lists_belong_to_their_account_and_can_be_renamed_and_deleted(list_api, hooks):
     campaign_id = await campaign(list_api)
     queued = await list_api.ok("POST", "/v1/lists", 202, data=form({
