@@ -58,7 +58,7 @@ async def block_numbers(
     wanted = list(dict.fromkeys(phones))
     added: list[BlockedNumber] = []
     already: list[BlockedNumber] = []
-    for chunk in _chunks(wanted):
+    for chunk in phone_chunks(wanted):
         existing = {
             entry.phone: entry
             for entry in await session.scalars(_scope(select(BlockedNumber), account_id, campaign_id)
@@ -84,7 +84,7 @@ async def unblock_numbers(
     """Take E.164 ``phones`` off the account's (or a campaign's) list; how many came off."""
     await lock_block_list(session, account_id, exclusive=True)
     removed = 0
-    for chunk in _chunks(list(dict.fromkeys(phones))):
+    for chunk in phone_chunks(list(dict.fromkeys(phones))):
         result = await session.execute(
             _scope(delete(BlockedNumber), account_id, campaign_id).where(BlockedNumber.phone.in_(chunk))
         )
@@ -123,6 +123,7 @@ async def _flag(
     await session.execute(statement.execution_options(synchronize_session=False))
 
 
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+def phone_chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    """``items`` in slices of at most CHUNK, one IN (...) list each."""
     for start in range(0, len(items), CHUNK):
         yield items[start:start + CHUNK]

@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from yarl import URL
 
 from realtime.destinations import RefusedDestination, connector, refused_url
-from realtime.dialer.blocking import lock_block_list
+from realtime.dialer.blocking import lock_block_list, phone_chunks
 from realtime.dialer.phones import DEFAULT_REGION, InvalidPhoneNumber, to_e164
 from realtime.store.database import Store
 from realtime.store.models import (
@@ -391,10 +391,10 @@ async def _insert_households(session: AsyncSession, target: _Target, phones: lis
 async def _households(session: AsyncSession, target: _Target, phones: list[str]) -> dict[str, tuple[int, bool]]:
     """Existing households by phone: (id, blocked)."""
     found = {}
-    for start in range(0, len(phones), 1000):
+    for chunk in phone_chunks(phones):
         rows = await session.execute(
             select(Household.phone, Household.id, Household.blocked_account | Household.blocked_campaign)
-            .where(Household.campaign_id == target.campaign_id, Household.phone.in_(phones[start:start + 1000]))
+            .where(Household.campaign_id == target.campaign_id, Household.phone.in_(chunk))
         )
         found.update((phone, (household_id, bool(blocked))) for phone, household_id, blocked in rows)
     return found
@@ -440,20 +440,20 @@ async def _flag_blocked(session: AsyncSession, pg: Any, target: _Target, phones:
     if pg is not None:
         entries = [tuple(row) for row in await pg.fetch(_PG_BLOCKED, target.account_id, target.campaign_id, phones)]
     else:
-        for start in range(0, len(phones), 1000):
+        for chunk in phone_chunks(phones):
             entries += (await session.execute(
                 select(BlockedNumber.phone, BlockedNumber.campaign_id).where(
                     BlockedNumber.account_id == target.account_id,
-                    BlockedNumber.phone.in_(phones[start:start + 1000]),
+                    BlockedNumber.phone.in_(chunk),
                     BlockedNumber.campaign_id.is_(None) | (BlockedNumber.campaign_id == target.campaign_id),
                 )
             )).all()
     for flag, scope in (("blocked_account", None), ("blocked_campaign", target.campaign_id)):
         matching = [phone for phone, campaign_id in entries if campaign_id == scope]
-        for start in range(0, len(matching), 1000):
+        for chunk in phone_chunks(matching):
             await session.execute(
                 update(Household)
-                .where(Household.campaign_id == target.campaign_id, Household.phone.in_(matching[start:start + 1000]))
+                .where(Household.campaign_id == target.campaign_id, Household.phone.in_(chunk))
                 .values({flag: True})
                 .execution_options(synchronize_session=False)
             )
