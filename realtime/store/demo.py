@@ -71,17 +71,6 @@ class DemoCredentials:
     callers: list[tuple[str, str]]  # (username, password) of the web callers
     phones_only_pin: str
 
-    def lines(self) -> list[str]:
-        """What to print for the person who started the server."""
-        return [
-            f"Demo account {self.account_name!r} created:",
-            f"  API key {self.api_key}  secret {self.api_auth}",
-            f"  admin       {self.admin_email} / {self.admin_password}",
-            f"  supervisor  {self.supervisor_email} / {self.supervisor_password}",
-            *(f"  caller      {username} / {password}" for username, password in self.callers),
-            f"  phones-only caller PIN {self.phones_only_pin}",
-        ]
-
 
 async def seed_demo(store: Store) -> DemoCredentials | None:
     """Create the demo account if the database has no account; None if it had one.
