@@ -35,8 +35,8 @@ def config_from(args: argparse.Namespace) -> SimConfig:
         speed=args.speed,
         amd_context=os.environ.get("REALTIME_AMD_CONTEXT", "impactdialing-amd"),
         control=args.control,
-        seed=getattr(args, "seed", None),
-        mix=parse_mix(getattr(args, "mix", "") or ""),
+        seed=args.seed,
+        mix=parse_mix(args.mix),
     )
 
 
