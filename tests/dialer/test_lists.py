@@ -382,17 +382,24 @@ async def test_the_heartbeat_keeps_moving_while_a_list_downloads(floor, tmp_path
     assert (result.status, result.rows_imported) == (ListStatus.READY, 1)
 
 
-async def test_the_heartbeat_keeps_moving_between_batches(floor, tmp_path, monkeypatch):
+def hold_batches(monkeypatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """Batches wait for the first event before they are written; the second is set once one waits."""
     from realtime.dialer import lists
 
     commit = lists._commit
-    release = asyncio.Event()
+    release, writing = asyncio.Event(), asyncio.Event()
 
-    async def slow_commit(*args):
+    async def held_commit(*args):
+        writing.set()
         await release.wait()
         return await commit(*args)
 
-    monkeypatch.setattr(lists, "_commit", slow_commit)
+    monkeypatch.setattr(lists, "_commit", held_commit)
+    return release, writing
+
+
+async def test_the_heartbeat_keeps_moving_between_batches(floor, tmp_path, monkeypatch):
+    release, _ = hold_batches(monkeypatch)
     campaign = await floor.campaign()
     async with floor.store.transaction() as session:
         lead_list = await create_list(session, account_id=floor.account_id, campaign_id=campaign.id, name="x",
@@ -412,18 +419,7 @@ async def test_the_heartbeat_keeps_moving_between_batches(floor, tmp_path, monke
 
 async def test_an_import_failed_by_another_runner_is_not_finished_again(floor, tmp_path, monkeypatch):
     # This process could not refresh its heartbeat for too long: a runner elsewhere failed the list.
-    from realtime.dialer import lists
-
-    commit = lists._commit
-    release = asyncio.Event()
-    writing = asyncio.Event()
-
-    async def slow_commit(*args):
-        writing.set()
-        await release.wait()
-        return await commit(*args)
-
-    monkeypatch.setattr(lists, "_commit", slow_commit)
+    release, writing = hold_batches(monkeypatch)
     campaign = await floor.campaign()
     async with floor.store.transaction() as session:
         lead_list = await create_list(session, account_id=floor.account_id, campaign_id=campaign.id, name="x",
