@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Protocol
 
 
 class Status(str, enum.Enum):
@@ -27,9 +26,3 @@ class ComponentHealth:
         if self.detail:
             body["detail"] = self.detail
         return body
-
-
-class HealthReporter(Protocol):
-    """Anything that can say whether it is usable right now (cheaply, without I/O)."""
-
-    def health(self) -> ComponentHealth: ...
