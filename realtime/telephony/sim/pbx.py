@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from . import farend
 from .config import SimConfig
@@ -937,6 +937,3 @@ class Pbx:
         self._sequence.clear()
         self.started_at = time.time()
         self.apps = Applications()
-
-    def all_channels(self) -> Iterable[Channel]:
-        return list(self.channels.values())

@@ -115,7 +115,7 @@ def endpoints(pbx: Pbx, call: Call):
 
 @operation("GET", "/channels")
 def list_channels(pbx: Pbx, call: Call):
-    return 200, [channel.json() for channel in pbx.all_channels()]
+    return 200, [channel.json() for channel in pbx.channels.values()]
 
 
 @operation("POST", "/channels")
