@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from realtime.api.errors import ApiError, Conflict, Invalid, PayloadTooLarge, UnsupportedMediaType
 from realtime.api.pagination import PAGE_PARAMS
-from realtime.api.routing import Context, Resource
+from realtime.api.routing import COLLECTION, Context, Resource
 from realtime.api.validation import CREATED_AT, ID, Field, Schema, parse_json
 from realtime.app_keys import SETTINGS, STORE, WEBHOOKS
 from realtime.destinations import refused_url
@@ -147,21 +147,9 @@ UPLOAD = {
     },
     "additionalProperties": False,
 }
-REJECTIONS = {
-    "type": "object",
-    "required": ["uri", "name", "resources", "total", "page", "limit"],
-    "properties": {
-        "uri": {"type": "string", "format": "uri"},
-        "name": {"type": "string"},
-        "actions": {"type": "array"},
-        "resources": {"type": "array", "items": {
-            "type": "object", "required": ["row_number", "reason"],
-            "properties": {"row_number": {"type": "integer"}, "reason": {"type": "string"}},
-        }},
-        "total": {"type": "integer"}, "page": {"type": "integer"}, "limit": {"type": "integer"},
-        "first_page": {"type": "string"}, "last_page": {"type": "string"},
-        "next_page": {"type": ["string", "null"]}, "prev_page": {"type": ["string", "null"]},
-    },
+REJECTION = {
+    "type": "object", "required": ["row_number", "reason"],
+    "properties": {"row_number": {"type": "integer"}, "reason": {"type": "string"}},
 }
 FILTERS = (Field("campaign_id", "id"), Field("status", "string", enum=ListStatus))
 
@@ -330,7 +318,9 @@ async def delete_list(ctx: Context) -> None:
     await ctx.session.delete(lead_list)
 
 
-@resource.operation("GET", "/{id}/rejections", name="rejections", query=PAGE_PARAMS, response=REJECTIONS, errors=(404,), summary="Rows not imported: row number (the header is row 1) and reason")
+@resource.operation("GET", "/{id}/rejections", name="rejections", query=PAGE_PARAMS, response=COLLECTION,
+                    items=REJECTION, errors=(404,),
+                    summary="Rows not imported: row number (the header is row 1) and reason")
 async def list_rejections(ctx: Context) -> dict[str, Any]:
     lead_list = await ctx.find(LeadList)
     query = (select(ListRejection).where(ListRejection.lead_list_id == lead_list.id)
