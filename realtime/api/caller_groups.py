@@ -28,18 +28,26 @@ SCHEMA = Schema("caller group", (
 resource = Resource("caller_groups", SCHEMA, "Caller groups: callers reassigned to a campaign together")
 
 
-async def present(ctx: Context, group: CallerGroup) -> dict[str, Any]:
+# Selected beside each group, so a page of groups is one query, not one more per group.
+CALLER_COUNT = select(func.count()).where(Caller.caller_group_id == CallerGroup.id).scalar_subquery()
+
+
+def present(ctx: Context, group: CallerGroup, caller_count: int) -> dict[str, Any]:
+    return ctx.item(group.id, SCHEMA.dump(group, caller_count=caller_count))
+
+
+async def present_one(ctx: Context, group: CallerGroup) -> dict[str, Any]:
     count = await ctx.session.scalar(select(func.count()).where(Caller.caller_group_id == group.id))
-    return ctx.item(group.id, SCHEMA.dump(group, caller_count=count or 0))
+    return present(ctx, group, count or 0)
 
 
 @resource.list(filters=(Field("campaign_id", "id"), Field("name", "string", max_length=200)))
 async def list_groups(ctx: Context) -> dict[str, Any]:
-    query = scoped(CallerGroup, ctx.account_id).order_by(CallerGroup.id)
+    query = scoped(select(CallerGroup, CALLER_COUNT), ctx.account_id).order_by(CallerGroup.id)
     for name in ("campaign_id", "name"):
         if name in ctx.params:
             query = query.where(getattr(CallerGroup, name) == ctx.params[name])
-    return await ctx.page(query, lambda g: present(ctx, g))
+    return await ctx.page(query, lambda row: present(ctx, *row))
 
 
 @resource.create()
@@ -48,12 +56,12 @@ async def create_group(ctx: Context) -> dict[str, Any]:
     group = CallerGroup(account_id=ctx.account_id, **ctx.body)
     ctx.session.add(group)
     await ctx.session.flush()
-    return await present(ctx, group)
+    return await present_one(ctx, group)
 
 
 @resource.read()
 async def read_group(ctx: Context) -> dict[str, Any]:
-    return await present(ctx, await ctx.find(CallerGroup))
+    return await present_one(ctx, await ctx.find(CallerGroup))
 
 
 @resource.update(summary="Change a caller group; a new campaign_id moves its callers too")
@@ -69,7 +77,7 @@ async def update_group(ctx: Context) -> dict[str, Any]:
     for name, value in ctx.body.items():
         setattr(group, name, value)
     await ctx.session.flush()
-    return await present(ctx, group)
+    return await present_one(ctx, group)
 
 
 @resource.delete(summary="Delete a caller group; its callers stay, without a group")

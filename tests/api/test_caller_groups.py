@@ -43,3 +43,12 @@ async def test_crud_and_filters(api):
     await api.delete(f"/v1/caller_groups/{day['id']}")
     assert (await api.get(f"/v1/callers/{member['id']}"))["caller_group_id"] is None
     assert [g["name"] for g in (await api.get("/v1/caller_groups"))["resources"]] == ["Late"]
+
+
+async def test_a_listed_group_counts_its_callers(any_api):
+    busy, empty = await samples.caller_group(any_api, name="Busy"), await samples.caller_group(any_api, name="Empty")
+    for _ in range(3):
+        await samples.caller(any_api, caller_group_id=busy["id"])
+    listed = await any_api.get("/v1/caller_groups")
+    assert {g["id"]: g["caller_count"] for g in listed["resources"]} == {busy["id"]: 3, empty["id"]: 0}
+    assert (await any_api.get("/v1/caller_groups", params={"name": "Busy"}))["total"] == 1
