@@ -91,9 +91,11 @@ def setup_api(app: web.Application) -> None:
 
 
 def _endpoint(operation: Operation) -> Any:
+    path_params = operation.path_params  # read from the path once, not on every request
+
     async def endpoint(request: web.Request) -> web.StreamResponse:
         store = request.app[STORE]
-        ids = {name: int(request.match_info[name]) for name in operation.path_params}
+        ids = {name: int(request.match_info[name]) for name in path_params}
         async with store.transaction() as session:
             account = None if operation.public else await authenticate(session, request)
             params = parse_query(request.query, operation.query)
