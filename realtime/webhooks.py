@@ -212,14 +212,17 @@ class WebhookDispatcher:
         room = self.concurrency - len(self._in_flight)
         if room <= 0:
             return self.poll_interval  # a delivery finishing wakes the loop
-        for delivery, secret in await self._claim(room):
+        claimed, next_due = await self._claim(room)
+        for delivery, secret in claimed:
             if self._closing:
                 await self._hand_back(delivery)
                 continue
             task = asyncio.create_task(self._deliver(delivery, secret), name=f"webhook-{delivery.id}")
             self._in_flight.add(task)
             task.add_done_callback(self._delivered)
-        return await self._until_next_due()
+        if next_due is None:
+            return self.poll_interval
+        return min(max((next_due - utcnow()).total_seconds(), 0.0), self.poll_interval)
 
     def _delivered(self, task: asyncio.Task) -> None:
         self._in_flight.discard(task)
@@ -240,8 +243,9 @@ class WebhookDispatcher:
             ).exists(),
         )
 
-    async def _claim(self, limit: int) -> list[tuple[WebhookDelivery, str]]:
-        """Lease the first pending delivery of up to ``limit`` subjects whose turn it is."""
+    async def _claim(self, limit: int) -> tuple[list[tuple[WebhookDelivery, str]], dt.datetime | None]:
+        """Lease the first pending delivery of up to ``limit`` subjects whose turn it is;
+        also when the next one is due (leased ones included), None when nothing is pending."""
         now = utcnow()
         query = (
             select(WebhookDelivery, Account.api_secret)
@@ -261,14 +265,10 @@ class WebhookDispatcher:
                     .where(WebhookDelivery.id.in_([delivery.id for delivery, _ in rows]))
                     .values(next_attempt_at=lease_until)
                 )
-        return [(delivery, secret) for delivery, secret in rows]
-
-    async def _until_next_due(self) -> float:
-        async with self.store.sessions() as session:
-            due = await session.scalar(select(func.min(WebhookDelivery.next_attempt_at)).where(self._turn_of_subject()))
-        if due is None:
-            return self.poll_interval
-        return min(max((due - utcnow()).total_seconds(), 0.0), self.poll_interval)
+            # In the same transaction: the loop runs after every delivery, one round trip less.
+            next_due = await session.scalar(
+                select(func.min(WebhookDelivery.next_attempt_at)).where(self._turn_of_subject()))
+        return [(delivery, secret) for delivery, secret in rows], next_due
 
     async def _deliver(self, delivery: WebhookDelivery, secret: str) -> None:
         post = asyncio.create_task(self._post(delivery, secret))
