@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 
 from sqlalchemy import and_, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from realtime.store.database import Store
 from realtime.store.models import CallAttempt, CallStatus, Campaign
@@ -57,6 +58,22 @@ class AbandonmentReport:
 async def abandonment(store: Store, campaign_id: int, *, now: dt.datetime | None = None) -> AbandonmentReport:
     """The campaign's abandonment over the last 30 days and 24 hours, counted by answer time."""
     now = now or utcnow()
+    async with store.sessions() as session:
+        limit = await session.scalar(select(Campaign.acceptable_abandon_rate).where(Campaign.id == campaign_id))
+        if limit is None:
+            raise LookupError(f"no campaign {campaign_id}")
+        last_30_days, last_24_hours = await _rates(session, campaign_id, now)
+    return AbandonmentReport(campaign_id=campaign_id, limit=float(limit), last_30_days=last_30_days,
+                             last_24_hours=last_24_hours, at=now)
+
+
+async def abandonment_rates(store: Store, campaign_id: int) -> tuple[AbandonmentRate, AbandonmentRate]:
+    """The rates alone (30 days, 24 hours), for the pacing controller: it knows the limit."""
+    async with store.sessions() as session:
+        return await _rates(session, campaign_id, utcnow())
+
+
+async def _rates(session: AsyncSession, campaign_id: int, now: dt.datetime) -> tuple[AbandonmentRate, AbandonmentRate]:
     month_start, day_start = now - MONTH, now - DAY
     human = CallAttempt.status.in_(HUMAN_ANSWERED)
     abandoned = CallAttempt.status == CallStatus.ABANDONED
@@ -74,15 +91,5 @@ async def abandonment(store: Store, campaign_id: int, *, now: dt.datetime | None
         # dialed_at bounds the scan through its index; no call rings for a day.
         CallAttempt.dialed_at > month_start - DAY,
     )
-    async with store.sessions() as session:
-        limit = await session.scalar(select(Campaign.acceptable_abandon_rate).where(Campaign.id == campaign_id))
-        if limit is None:
-            raise LookupError(f"no campaign {campaign_id}")
-        human_30, abandoned_30, human_24, abandoned_24 = (await session.execute(query)).one()
-    return AbandonmentReport(
-        campaign_id=campaign_id,
-        limit=float(limit),
-        last_30_days=AbandonmentRate(int(abandoned_30), int(human_30)),
-        last_24_hours=AbandonmentRate(int(abandoned_24), int(human_24)),
-        at=now,
-    )
+    human_30, abandoned_30, human_24, abandoned_24 = (await session.execute(query)).one()
+    return (AbandonmentRate(int(abandoned_30), int(human_30)), AbandonmentRate(int(abandoned_24), int(human_24)))

@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable
 from typing import Protocol
 
-from realtime.dialer.abandonment import abandonment
+from realtime.dialer.abandonment import AbandonmentRate, abandonment_rates
 from realtime.dialer.calling_hours import CallingHours
 from realtime.dialer.pacing import BusyCaller, FloorSnapshot, LineOutcome, PacingController, PacingLimits
 from realtime.dialer.queue import DialQueue, DialRefused, ReservedHousehold
@@ -122,7 +122,7 @@ class CampaignDialer:
         self._tasks: set[asyncio.Task] = set()
         self._loaded_at = -REFRESH_SECONDS
         self._window_open: bool | None = None
-        self._abandonment = (0, 0, 0, 0)
+        self._abandonment = (AbandonmentRate(0, 0), AbandonmentRate(0, 0))  # 30 days, 24 hours
         self._abandonment_at = -REFRESH_SECONDS
 
     # -- lifecycle -----------------------------------------------------------------
@@ -300,19 +300,17 @@ class CampaignDialer:
 
     async def _snapshot(self, now: float) -> FloorSnapshot:
         if now - self._abandonment_at >= 2.0:
-            report = await abandonment(self.queue.store, self.campaign_id)
-            self._abandonment = (report.last_30_days.abandoned, report.last_30_days.human_answered,
-                                 report.last_24_hours.abandoned, report.last_24_hours.human_answered)
+            self._abandonment = await abandonment_rates(self.queue.store, self.campaign_id)
             self._abandonment_at = now
-        abandoned_30d, human_30d, abandoned_24h, human_24h = self._abandonment
+        month, day = self._abandonment
         return FloorSnapshot(
             waiting_callers=len(self._waiting),
             busy_callers=[BusyCaller(wrapping, now - since) for wrapping, since in self._busy.values()],
             # Households reserved but not yet dialled are lines about to ring.
             lines=[0.0] * len(self._reserved)
             + [now - call.dialled_at for call in self.calls.values() if not call.routed],
-            abandoned_30d=abandoned_30d, human_30d=human_30d,
-            abandoned_24h=abandoned_24h, human_24h=human_24h,
+            abandoned_30d=month.abandoned, human_30d=month.human_answered,
+            abandoned_24h=day.abandoned, human_24h=day.human_answered,
         )
 
     async def _load(self) -> None:
