@@ -264,11 +264,12 @@ class CampaignDialer:
     # -- the tick loop -------------------------------------------------------------
     async def _run(self) -> None:
         while not self._stopping:
+            # Cleared before the tick: a caller freed (or a stop asked) while it runs wakes the next one.
+            self._wake.clear()
             try:
                 await self.tick()
             except Exception:
                 logger.exception("campaign %s: dialer tick failed", self.campaign_id)
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.tick_seconds)
             except TimeoutError:
