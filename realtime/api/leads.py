@@ -84,15 +84,14 @@ async def list_leads(ctx: Context) -> dict[str, Any]:
     return await ctx.page(query, lambda row: present(ctx, row[0], row[1]))
 
 
-async def _read(ctx: Context) -> dict[str, Any]:
-    lead = await ctx.find(Lead)
+async def present_one(ctx: Context, lead: Lead) -> dict[str, Any]:
     phone = await ctx.session.scalar(select(Household.phone).where(Household.id == lead.household_id))
     return present(ctx, lead, phone)
 
 
 @resource.read()
 async def read_lead(ctx: Context) -> dict[str, Any]:
-    return await _read(ctx)
+    return await present_one(ctx, await ctx.find(Lead))
 
 
 @resource.update(summary="Correct a lead's fields; custom_fields is merged (null removes a value)")
@@ -104,7 +103,7 @@ async def update_lead(ctx: Context) -> dict[str, Any]:
     for name, value in values.items():
         setattr(lead, name, value)
     await ctx.session.flush()
-    return await _read(ctx)
+    return await present_one(ctx, lead)
 
 
 async def merge_custom(ctx: Context, current: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
