@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import logging
 import sys
@@ -155,9 +154,9 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _prepare(settings: Settings, *, seed_demo: bool):
+async def _prepare(settings: Settings, *, seed_demo: bool, check_redis: bool = True):
     """Everything that must be right before the server starts, checked with clear messages."""
-    await ready_database(settings, check_redis=True)
+    await ready_database(settings, check_redis=check_redis)
     if seed_demo and settings.runs_engine:
         from realtime.store.database import Store
         from realtime.store.demo import seed_demo as seed
@@ -170,8 +169,8 @@ async def _prepare(settings: Settings, *, seed_demo: bool):
     return None
 
 
-async def check_services(settings: Settings) -> None:
-    """Reach the database and Redis once, so an unreachable one is one clear line."""
+async def check_services(settings: Settings, *, check_redis: bool) -> None:
+    """Reach the database (and Redis) once, so an unreachable one is one clear line."""
     from realtime.store.database import Store, StoreUnavailable
 
     store = Store(settings.database_url)
@@ -182,7 +181,7 @@ async def check_services(settings: Settings) -> None:
     finally:
         await store.close()
 
-    if settings.redis_url:
+    if check_redis and settings.redis_url:
         from realtime.bus import BusError, create_bus
 
         bus = create_bus(settings.redis_url)
@@ -197,7 +196,7 @@ async def check_services(settings: Settings) -> None:
 async def ready_database(settings: Settings, *, check_redis: bool = False) -> None:
     """Reach the database (and Redis), and bring a schema this command owns up to date."""
     created = create_sqlite_file(settings)
-    await check_services(settings if check_redis else dataclasses.replace(settings, redis_url=None))
+    await check_services(settings, check_redis=check_redis)
     await ensure_schema(settings, owned=created)
 
 
@@ -269,7 +268,7 @@ def _db(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         create_sqlite_file(settings)
-        await check_services(dataclasses.replace(settings, redis_url=None))
+        await check_services(settings, check_redis=False)
         if args.action == "upgrade":
             await migrate.upgrade(settings.database_url, args.revision)
         elif args.action == "downgrade":
@@ -377,7 +376,7 @@ class ProgressBar:
 
 def _demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    credentials = asyncio.run(_prepare(dataclasses.replace(settings, redis_url=None), seed_demo=True))
+    credentials = asyncio.run(_prepare(settings, seed_demo=True, check_redis=False))
     if credentials is None:
         print("the database already holds an account; no demo account created")
         return 1
