@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import realtime.telephony.sim
+from realtime.telephony.sim.rest import API_DOCS
 
-API_DOCS = Path(realtime.telephony.sim.__file__).with_name("api-docs")
 OBJECTS = {"Channel", "Bridge", "Playback", "CallerID", "DialplanCEP", "Application"}
 SCALARS = {"string": str, "int": int, "long": int, "boolean": bool, "Date": str, "object": dict}
 
