@@ -60,8 +60,8 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-# name -> (type, environment variable)
-_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+# Every setting's name, in declaration order.
+_FIELDS = tuple(f.name for f in dataclasses.fields(Settings))
 
 
 def env_name(field: str) -> str:
