@@ -45,8 +45,15 @@ FILTERS = (
 resource = Resource("households", SCHEMA, "Households: a phone number, its dial status and its leads")
 
 
-async def present(ctx: Context, household: Household) -> dict[str, Any]:
-    leads = (await ctx.session.scalars(select(Lead).where(Lead.household_id == household.id).order_by(Lead.id))).all()
+async def leads_of(ctx: Context, household_ids: list[int]) -> dict[int, list[Lead]]:
+    """The leads of these households, in one query."""
+    leads: dict[int, list[Lead]] = {household_id: [] for household_id in household_ids}
+    for lead in await ctx.session.scalars(select(Lead).where(Lead.household_id.in_(household_ids)).order_by(Lead.id)):
+        leads[lead.household_id].append(lead)
+    return leads
+
+
+def present(ctx: Context, household: Household, leads: list[Lead]) -> dict[str, Any]:
     return ctx.item(household.id, SCHEMA.dump(household, leads=[
         LEAD_SUMMARY.dump(lead, uri=ctx.uri(f"{leads_resource.path}/{lead.id}")) for lead in leads
     ]))
@@ -61,9 +68,14 @@ async def list_households(ctx: Context) -> dict[str, Any]:
         query = query.where(Household.status == ctx.params["status"])
     if "phone" in ctx.params:
         query = query.where(Household.phone == to_e164(ctx.params["phone"]))
-    return await ctx.page(query, lambda h: present(ctx, h))
+    # The page's households first, then all their leads at once (not one query per household).
+    page = await ctx.page(query, lambda household: household)
+    leads = await leads_of(ctx, [household.id for household in page["resources"]])
+    page["resources"] = [present(ctx, household, leads[household.id]) for household in page["resources"]]
+    return page
 
 
 @resource.read()
 async def read_household(ctx: Context) -> dict[str, Any]:
-    return await present(ctx, await ctx.find(Household))
+    household = await ctx.find(Household)
+    return present(ctx, household, (await leads_of(ctx, [household.id]))[household.id])

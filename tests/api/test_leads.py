@@ -64,3 +64,13 @@ async def test_filters(api):
     assert await firsts("/v1/leads", household_id=str(second["id"])) == ["B"]
     assert await firsts("/v1/households", campaign_id=str(second["campaign_id"])) == ["+12125550002"]
     assert await firsts("/v1/households", status="not-called") == ["+12125550001", "+12125550002"]
+
+
+async def test_listed_households_show_their_own_leads(any_api):
+    first = await samples.household(any_api, phone="+12125550001", leads=({"first_name": "Ada"}, {"first_name": "Bea"}))
+    second = await samples.household(any_api, phone="+12125550002", leads=({"first_name": "Cy"},),
+                                      campaign_id=first["campaign_id"])
+    listed = await any_api.get("/v1/households")
+    assert {h["id"]: [lead["first_name"] for lead in h["leads"]] for h in listed["resources"]} == {
+        first["id"]: ["Ada", "Bea"], second["id"]: ["Cy"]}
+    assert listed["resources"] == [first, second]
