@@ -165,6 +165,12 @@ def default_mapping(headers: Sequence[str], custom_fields: Sequence[str] = ()) -
     return mapping
 
 
+async def account_mapping(session: AsyncSession, account_id: int, headers: Sequence[str]) -> dict[str, str]:
+    """The default mapping for a file of this account: lead fields and the account's custom fields."""
+    custom = (await session.scalars(select(CustomLeadField.name).where(CustomLeadField.account_id == account_id))).all()
+    return default_mapping(headers, custom)
+
+
 def mapping_errors(mapping: dict[str, str], headers: Sequence[str] | None = None) -> dict[str, str]:
     """What is wrong with a column mapping, by CSV header ("" for the mapping as a whole)."""
     errors: dict[str, str] = {}
@@ -752,9 +758,7 @@ async def import_csv_file(
         if campaign is None:
             raise ListImportError("no-such-campaign", f"there is no campaign {campaign_id}")
         if column_mapping is None:
-            custom = (await session.scalars(select(CustomLeadField.name).where(
-                CustomLeadField.account_id == campaign.account_id))).all()
-            column_mapping = default_mapping(headers, custom)
+            column_mapping = await account_mapping(session, campaign.account_id, headers)
         check_mapping(column_mapping, headers)
         lead_list = await create_list(session, account_id=campaign.account_id, campaign_id=campaign_id,
                                       name=name or path.name, column_mapping=column_mapping)
@@ -936,8 +940,5 @@ class ImportRunner:
         headers = await asyncio.to_thread(read_headers, path)
         async with self.store.transaction() as session:
             lead_list = await session.get(LeadList, list_id)
-            if lead_list.column_mapping:
-                return
-            custom = (await session.scalars(select(CustomLeadField.name).where(
-                CustomLeadField.account_id == lead_list.account_id))).all()
-            lead_list.column_mapping = default_mapping(headers, custom)
+            if not lead_list.column_mapping:
+                lead_list.column_mapping = await account_mapping(session, lead_list.account_id, headers)
