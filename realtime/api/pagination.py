@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -47,19 +47,17 @@ async def paginate(
     statement: Select,
     params: dict[str, Any],
     url: URL,
-    present: Callable[[Any], Awaitable[dict[str, Any]] | dict[str, Any]],
+    present: Callable[[Any], Any],
 ) -> dict[str, Any]:
     """The collection body for ``statement`` (already filtered and ordered); ``present``
-    turns each row into its answer."""
+    turns each row into its answer, without queries of its own (load what a page needs
+    in the statement, or for the whole page at once)."""
     page, limit = params["page"], params["limit"]
     total = await session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
     result = await session.execute(statement.offset((page - 1) * limit).limit(limit))
     # One entity: the rows themselves; several (a lead and its phone): tuples.
     rows: Sequence[Any] = result.scalars().all() if len(statement.column_descriptions) == 1 else result.all()
-    resources = []
-    for row in rows:
-        item = present(row)
-        resources.append(await item if isinstance(item, Awaitable) else item)
+    resources = [present(row) for row in rows]
     last = max(1, math.ceil((total or 0) / limit))
     url = public_url(url)
     return {
