@@ -34,13 +34,13 @@ from realtime.dialer.lists import (
     ImportProgress,
     ImportRunner,
     ListImportError,
+    account_mapping,
     check_source_url,
     create_list,
-    default_mapping,
     mapping_errors,
     read_headers,
 )
-from realtime.store.models import Campaign, CustomLeadField, LeadList, ListRejection, ListStatus
+from realtime.store.models import Campaign, LeadList, ListRejection, ListStatus
 from realtime.store.scoping import scoped
 from realtime.webhooks import WebhookDispatcher
 
@@ -284,9 +284,7 @@ async def _file_mapping(ctx: Context, path: Path, mapping: dict[str, str] | None
     except ListImportError as exc:
         raise Invalid.fields({"file": exc.message}) from None
     if mapping is None:
-        custom = (await ctx.session.scalars(select(CustomLeadField.name).where(
-            CustomLeadField.account_id == ctx.account_id))).all()
-        mapping = default_mapping(headers, custom)
+        mapping = await account_mapping(ctx.session, ctx.account_id, headers)
     problems = mapping_errors(mapping, headers)
     if problems:
         if "" in problems:
