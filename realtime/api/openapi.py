@@ -113,8 +113,6 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
         "summary": op.summary,
         "tags": [resource.name],
     }
-    if op.description:
-        doc["description"] = op.description
     parameters = [
         {"name": name, "in": "path", "required": True, "example": 1,
          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}

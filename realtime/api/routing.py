@@ -42,7 +42,6 @@ class Operation:
     handler: Handler
     name: str  # the action name: list, create, read, update, delete, audio, ...
     summary: str
-    description: str = ""
     query: tuple[Field, ...] = ()
     body: Schema | None = None
     partial: bool = False  # body is an update: every field optional

@@ -196,9 +196,6 @@ class Schema:
     def __post_init__(self) -> None:
         assert len({f.name for f in self.fields}) == len(self.fields), self.name
 
-    def field(self, name: str) -> Field:
-        return next(f for f in self.fields if f.name == name)
-
     def json_schema(self, mode: str = "read") -> dict[str, Any]:
         """``mode`` is "read" (answers), "create" (POST body) or "update" (PATCH body)."""
         if mode == "read":
