@@ -157,7 +157,8 @@ class EventDispatcher:
         for registration in registrations:
             try:
                 result = registration.handler(event)
-                if inspect.isawaitable(result):
+                # Most handlers are plain functions: skip isawaitable's ABC check for None.
+                if result is not None and inspect.isawaitable(result):
                     await result
             except Exception:
                 logger.exception("ARI event handler %r failed on %s", registration.handler, event.type)
