@@ -3,11 +3,13 @@ far ends, fast clock, control API on) and a connected :class:`Telephony` over re
 HTTP and websockets."""
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 from aiohttp import web
 
-from realtime.telephony import Telephony
+from realtime.telephony import Conference, Telephony, dial_lead
 from realtime.telephony.ari import AriClient
 from realtime.telephony.roles import VARIABLES
 from realtime.telephony.sim.config import SimConfig
@@ -126,3 +128,14 @@ async def telephony(pbx):
     telephony = Telephony(client, dial_template="PJSIP/{number}@trunk", amd_context=AMD_CONTEXT)
     yield telephony
     await telephony.close()
+
+
+@pytest.fixture
+async def call(telephony):
+    """A caller's conference (session ``s1``) with a connected lead: ``(conference, lead)``."""
+    conference = await Conference.open(telephony, "s1", "camp-7", "PJSIP/agent101")
+    lead = await dial_lead(telephony, call_id="c1", campaign_id="camp-7", number="+15555550101")
+    await asyncio.wait_for(lead.answered, 5.0)
+    await lead.connect_to(conference)
+    yield conference, lead
+    await conference.close()

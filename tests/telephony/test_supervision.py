@@ -6,19 +6,9 @@ import asyncio
 
 import pytest
 
-from realtime.telephony import Conference, EndedBy, InvalidMode, Mode, Supervision, dial_lead
+from realtime.telephony import EndedBy, InvalidMode, Mode, Supervision
 
 WAIT = 5.0
-
-
-@pytest.fixture
-async def call(telephony):
-    conference = await Conference.open(telephony, "s1", "camp-7", "PJSIP/agent101")
-    lead = await dial_lead(telephony, call_id="c1", campaign_id="camp-7", number="+15555550101")
-    await asyncio.wait_for(lead.answered, WAIT)
-    await lead.connect_to(conference)
-    yield conference, lead
-    await conference.close()
 
 
 def snoops(wire) -> list[tuple[str, str, str]]:

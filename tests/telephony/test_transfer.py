@@ -6,21 +6,10 @@ import asyncio
 
 import pytest
 
-from realtime.telephony import Conference, DialFailed, EndedBy, InvalidMode, dial_lead
+from realtime.telephony import DialFailed, EndedBy, InvalidMode
 from realtime.telephony.transfer import Transfer, TransferEnd, TransferKind
 
 WAIT = 5.0
-
-
-@pytest.fixture
-async def call(telephony):
-    """A caller's conference with a connected lead."""
-    conference = await Conference.open(telephony, "s1", "camp-7", "PJSIP/agent101")
-    lead = await dial_lead(telephony, call_id="c1", campaign_id="camp-7", number="+15555550101")
-    await asyncio.wait_for(lead.answered, WAIT)
-    await lead.connect_to(conference)
-    yield conference, lead
-    await conference.close()
 
 
 async def test_warm_transfer_is_three_way_and_either_side_can_drop(telephony, call, pbx_state):
