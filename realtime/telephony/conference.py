@@ -240,7 +240,7 @@ class Conference:
             pass
 
     # -- events --------------------------------------------------------------------
-    async def _on_event(self, event: Event) -> None:
+    def _on_event(self, event: Event) -> None:
         if isinstance(event, (ChannelEnteredBridge, ChannelLeftBridge)):
             if event.channel is None or not _is_party(event.channel):
                 return

@@ -123,7 +123,7 @@ class LeadLeg(Leg):
             raise CallEnded(f"lead {self.id} has hung up") from None
 
     # -- events ---------------------------------------------------------------------
-    async def _on_stasis_start(self, event: StasisStart) -> None:
+    def _on_stasis_start(self, event: StasisStart) -> None:
         if event.args[:1] == (AMD_ARG,):
             self._decide(event.args[1:], event.timestamp)
             if self._pending is not None:
@@ -159,7 +159,7 @@ class LeadLeg(Leg):
             logger.warning("lead %s: %s message not played (%s); hanging up", self.id, kind, exc)
             await self.hangup()
 
-    async def _on_other(self, event: Event) -> None:
+    def _on_other(self, event: Event) -> None:
         if isinstance(event, (PlaybackStarted, PlaybackFinished)):
             if event.playback.id != self._playback_id:
                 return

@@ -220,7 +220,7 @@ class Leg:
             raise NotAnswered(f"{self.role.role.value} leg {self.id} is not answered yet ({self.state.value})")
 
     # -- events -------------------------------------------------------------------
-    async def _on_event(self, event: Event) -> None:
+    def _on_event(self, event: Event) -> None:
         if isinstance(event, Dial):
             self._dialstatus = event.dialstatus or self._dialstatus
             if event.dialstatus == "RINGING":
@@ -234,7 +234,7 @@ class Leg:
             if self.answered_at is None:
                 self.answered_at = event.timestamp or utcnow()
             self._ring()
-            await self._on_stasis_start(event)
+            self._on_stasis_start(event)
         elif isinstance(event, ChannelHangupRequest):
             # Ours (ARI DELETE) come soft; the far end's carry a Q.850 cause. Deciding on
             # the first one avoids racing our own hangup() against theirs.
@@ -249,13 +249,15 @@ class Leg:
             self._on_destroyed(event)
         elif isinstance(event, ChannelGone):
             self._finish(LegEnd(EndedBy.LOST, failure=None if self.answered.done() else LOST, at=utcnow()))
-        await self._on_other(event)
+        self._on_other(event)
 
-    async def _on_stasis_start(self, event: StasisStart) -> None:
+    def _on_stasis_start(self, event: StasisStart) -> None:
         self._set_answered(None)
 
-    async def _on_other(self, event: Event) -> None:
-        """Hook for subclasses: every event, after the leg's own bookkeeping."""
+    def _on_other(self, event: Event) -> None:
+        """Hook for subclasses: every event, after the leg's own bookkeeping. Event hooks
+        are plain functions that start requests with ``telephony.spawn``: the delivery task
+        must not wait on Asterisk."""
 
     def _ring(self) -> None:
         if self.state is LegState.DIALING:

@@ -81,7 +81,7 @@ async def test_asterisks_own_music_channel_does_not_count_as_company(telephony, 
     conference = await Conference.open(telephony, "s6", "camp-7", "PJSIP/agent101")
     bridge = await telephony.client.get_bridge("conf-s6")
     announcer = {"id": "1764000000.42", "name": "Announcer/ARI-MOH-00000001;1", "state": "Up"}
-    await conference._on_event(decode_event({
+    conference._on_event(decode_event({
         "type": "ChannelEnteredBridge", "timestamp": "2026-11-26T14:31:50.091+0000",
         "bridge": {"id": bridge.id, "channels": [*bridge.channels, announcer["id"]]}, "channel": announcer}))
     assert conference.caller_alone
