@@ -14,13 +14,10 @@ from aiohttp import hdrs, web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from realtime.api.errors import Unauthorized
-from realtime.store.accounts import find_account_by_api_key, secret_matches
+from realtime.store import accounts
 from realtime.store.models import Account
 
 logger = logging.getLogger(__name__)
-
-_NOBODY = Account(api_secret="x" * 43)
-
 
 def credentials(request: web.Request) -> tuple[str, str] | None:
     """(api_key, api_auth) from the query string or the Authorization header, or None."""
@@ -52,12 +49,7 @@ async def authenticate(session: AsyncSession, request: web.Request) -> Account:
             "authenticate with api_key and api_auth, as query parameters or HTTP Basic credentials",
             details={"missing": ["api_key", "api_auth"]},
         )
-    key, secret = found
-    account = None
-    if "\x00" not in key and len(key) <= 64:
-        account = await find_account_by_api_key(session, key)
-    # An unknown key costs the same comparison as a wrong secret.
-    matches = secret_matches(account or _NOBODY, secret)
-    if account is None or not matches:
+    account = await accounts.authenticate(session, *found)
+    if account is None:
         raise Unauthorized("api_key or api_auth is wrong")
     return account
