@@ -152,6 +152,7 @@ async def test_abandoned_lead_hears_the_whole_message_then_is_hung_up(telephony,
     assert (playback["media"], playback["state"]) == (["sound:safe-harbor"], "done")
 
 
+@pytest.mark.sim_speed(2.0)  # AMD takes 1.1 s: the test acts inside it even on a busy machine
 async def test_abandon_during_amd_plays_as_soon_as_detection_ends(telephony, far_end):
     in_amd = telephony.client.wait_for(lambda e: isinstance(e, StasisEnd) and "lead-c1" in e.channel_ids, WAIT)
     lead = await dial(telephony, "+15555550101", amd=True)
