@@ -6,7 +6,12 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    import socketio
+
     from realtime.bus import Bus
+    from realtime.callflow.client import CallFlowClient
+    from realtime.callflow.engine import CallFlowEngine
+    from realtime.callflow.event_log import EventLog
     from realtime.config import Settings
     from realtime.store.database import Store
     from realtime.telephony.service import Telephony
@@ -17,3 +22,7 @@ STORE: web.AppKey["Store"] = web.AppKey("store")
 BUS: web.AppKey["Bus"] = web.AppKey("bus")
 TELEPHONY: web.AppKey["Telephony"] = web.AppKey("telephony")
 WEBHOOKS: web.AppKey["WebhookDispatcher"] = web.AppKey("webhooks")
+EVENT_LOG: web.AppKey["EventLog"] = web.AppKey("event_log")
+CALLFLOW: web.AppKey["CallFlowEngine"] = web.AppKey("callflow")
+CALLFLOW_CLIENT: web.AppKey["CallFlowClient"] = web.AppKey("callflow_client")
+SOCKETS: web.AppKey["socketio.AsyncServer"] = web.AppKey("sockets")

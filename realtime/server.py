@@ -6,6 +6,7 @@ failure while starting one stops the ones already started and nothing leaks.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,10 +16,14 @@ from realtime import app_keys, healthz
 from realtime.api import setup_api
 from realtime.api.lists import setup_list_imports
 from realtime.bus import create_bus
+from realtime.callflow.client import CallFlowClient
+from realtime.callflow.engine import CallFlowEngine, EngineOptions
+from realtime.callflow.event_log import create_event_log
+from realtime.channels.caller import CallerNamespace
 from realtime.channels.server import create_socket_server
 from realtime.config import Settings
 from realtime.health import ComponentHealth, Status
-from realtime.sign_in import setup_sign_in
+from realtime.sign_in import SIGNER, setup_sign_in
 from realtime.store.database import Store
 from realtime.telephony.service import start_telephony
 from realtime.webhooks import WebhookDispatcher
@@ -34,19 +39,22 @@ def create_app(settings: Settings) -> web.Application:
     healthz.setup_healthz(app)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_bus_ctx)
+    app.cleanup_ctx.append(_event_log_ctx)
     app.cleanup_ctx.append(_webhooks_ctx)
     if settings.runs_engine:
         app.cleanup_ctx.append(_telephony_ctx)
+        app.cleanup_ctx.append(_callflow_ctx)
     else:
         healthz.register(app, "telephony", _not_this_process)
 
+    socket_server = create_socket_server(settings)
+    socket_server.attach(app, socketio_path="socket.io")
+    app[app_keys.SOCKETS] = socket_server
     if settings.runs_web:
         setup_sign_in(app)
         setup_api(app)
         setup_list_imports(app)
-
-    socket_server = create_socket_server(settings)
-    socket_server.attach(app, socketio_path="socket.io")
+        app.cleanup_ctx.append(_caller_channel_ctx)
 
     app.router.add_get("/", _index)
     if STATIC_DIR.is_dir():
@@ -80,6 +88,14 @@ async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:
     await bus.close()
 
 
+async def _event_log_ctx(app: web.Application) -> AsyncIterator[None]:
+    # Written by the engines, read by the web processes: shared through Redis when configured.
+    event_log = create_event_log(app[app_keys.SETTINGS].redis_url)
+    app[app_keys.EVENT_LOG] = event_log
+    yield
+    await event_log.close()
+
+
 async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
     # Every process delivers: deliveries are claimed row by row, so several never send one twice.
     dispatcher = WebhookDispatcher(app[app_keys.STORE], allow_private=app[app_keys.SETTINGS].allow_private_urls)
@@ -96,6 +112,31 @@ async def _telephony_ctx(app: web.Application) -> AsyncIterator[None]:
     healthz.register(app, "telephony", telephony.health)
     yield
     await telephony.close()
+
+
+async def _callflow_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[app_keys.SETTINGS]
+    engine = CallFlowEngine(
+        store=app[app_keys.STORE], bus=app[app_keys.BUS], telephony=app[app_keys.TELEPHONY],
+        event_log=app[app_keys.EVENT_LOG], engine_id=f"{socket.gethostname()}:{settings.port}",
+        options=EngineOptions(dial_in_number=settings.dial_in_number))
+    await engine.start()
+    app[app_keys.CALLFLOW] = engine
+    yield
+    await engine.close()
+
+
+async def _caller_channel_ctx(app: web.Application) -> AsyncIterator[None]:
+    client = CallFlowClient(app[app_keys.BUS])
+    await client.start()
+    app[app_keys.CALLFLOW_CLIENT] = client
+    namespace = CallerNamespace(store=app[app_keys.STORE], bus=app[app_keys.BUS], client=client,
+                                event_log=app[app_keys.EVENT_LOG], signer=app[SIGNER])
+    app[app_keys.SOCKETS].register_namespace(namespace)
+    await namespace.start()
+    yield
+    await namespace.close()
+    await client.close()
 
 
 async def _not_this_process() -> ComponentHealth:

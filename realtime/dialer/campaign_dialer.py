@@ -26,16 +26,18 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from realtime.dialer.abandonment import AbandonmentRate, abandonment_rates
 from realtime.dialer.calling_hours import CallingHours
 from realtime.dialer.pacing import BusyCaller, FloorSnapshot, LineOutcome, PacingController, PacingLimits
-from realtime.dialer.queue import DialQueue, DialRefused, ReservedHousehold
+from realtime.dialer.queue import DialQueue, DialRefused, ReservedHousehold, record_outcome_in
 from realtime.store.models import CallStatus, Campaign, DialerMode, HouseholdStatus, Recording
 from realtime.store.types import utcnow
-from realtime.telephony import DialFailed, LeadLeg, Telephony, TelephonyError, Verdict, dial_lead
+from realtime.telephony import DialFailed, EndedBy, LeadLeg, Telephony, TelephonyError, Verdict, dial_lead
 from realtime.telephony.ari import AriError
 
 logger = logging.getLogger(__name__)
@@ -50,6 +52,10 @@ STALE_RESERVATION = dt.timedelta(minutes=15)
 # An attempt is on record just before its line is originated; older than this with no
 # channel in Asterisk, the engine that dialled it is gone.
 LOST_CALL_AGE = dt.timedelta(minutes=1)
+
+
+Results = Callable[[AsyncSession], Awaitable[None]]
+"""Writes a call's survey results inside the transaction that settles its household."""
 
 
 class DialerError(Exception):
@@ -69,6 +75,9 @@ class CallerPort(Protocol):
                              opens_at: dt.datetime | None) -> None:
         """The calling window opened (``closes_at`` says until when) or closed
         (``opens_at`` says when it opens next, None if never): tell the callers."""
+
+    async def out_of_leads(self, campaign_id: int) -> None:
+        """Predictive: callers wait, nothing is left to dial now and no line is live."""
 
 
 @dataclasses.dataclass(eq=False)
@@ -182,12 +191,15 @@ class CampaignDialer:
         self._waiting.pop(session_id, None)
         self._busy[session_id] = (wrapping_up, self.clock())
 
-    async def caller_gone(self, session_id: int) -> None:
+    async def caller_gone(self, session_id: int, *, keep_calls: bool = False) -> None:
         """The caller logged out or vanished: forget them and return what they held. A
-        finished call whose results never came keeps its lead open."""
+        finished call whose results never came keeps its lead open, unless ``keep_calls``
+        (its results may still come: :meth:`wrap_up` settles it then)."""
         self._waiting.pop(session_id, None)
         self._busy.pop(session_id, None)
         await self._release_preview(session_id)
+        if keep_calls:
+            return
         for call in [c for c in self.calls.values() if c.session_id == session_id and c.done.is_set()]:
             await self.wrap_up(call.call_id, retry=True)
 
@@ -250,16 +262,38 @@ class CampaignDialer:
                 logger.exception("campaign %s: outcome listener failed", self.campaign_id)
 
     # -- results ---------------------------------------------------------------------
-    async def wrap_up(self, call_id: str, *, retry: bool = False,
-                      completed_lead_ids: list[int] | None = None) -> HouseholdStatus:
-        """The caller saved the results of a connected call: settle its household."""
+    async def wrap_up(self, call_id: str, *, retry: bool = False, completed_lead_ids: list[int] | None = None,
+                      results: Results | None = None, attempt_id: int | None = None) -> HouseholdStatus | None:
+        """The caller saved the results of a connected call: settle its household.
+
+        ``results`` writes them in the same transaction as the household's fate. A call
+        whose lead still talks (a cold transfer) has its results committed now and its
+        household settled when it ends (None is returned). ``attempt_id`` settles a call
+        this dialer does not follow (adopted after a restart, long finished)."""
         call = self.calls.get(call_id)
-        if call is None:
+        if call is None and attempt_id is None:
             raise DialerError("no-such-call", f"no call {call_id} is waiting for results")
-        await call.done.wait()  # the lead has hung up and the call is on record
-        del self.calls[call_id]
-        return await self.queue.record_outcome(
-            call.attempt_id, CallStatus.COMPLETED, retry=retry, completed_lead_ids=completed_lead_ids)
+        if call is not None and not call.done.is_set():
+            if results is not None:
+                async with self.queue.store.transaction() as session:
+                    await results(session)
+            self._spawn(self._settle_when_done(call, retry, completed_lead_ids))
+            return None
+        if call is not None:
+            del self.calls[call_id]
+            attempt_id = call.attempt_id
+        assert attempt_id is not None
+        async with self.queue.store.transaction() as session:
+            if results is not None:
+                await results(session)
+            return await record_outcome_in(session, attempt_id, CallStatus.COMPLETED, retry=retry,
+                                           completed_lead_ids=completed_lead_ids)
+
+    async def _settle_when_done(self, call: LiveCall, retry: bool, completed_lead_ids: list[int] | None) -> None:
+        await call.done.wait()
+        if self.calls.pop(call.call_id, None) is not None:
+            await self.queue.record_outcome(call.attempt_id, CallStatus.COMPLETED, retry=retry,
+                                            completed_lead_ids=completed_lead_ids)
 
     # -- the tick loop -------------------------------------------------------------
     async def _run(self) -> None:
@@ -294,6 +328,8 @@ class CampaignDialer:
         if count <= 0:
             return 0
         households = await self.queue.reserve(self.campaign_id, holder=self.holder, count=count)
+        if not households and self._waiting and not self._reserved and not self.calls:
+            await self.port.out_of_leads(self.campaign_id)
         for household in households:
             self._reserved.add(household.id)
             self._spawn(self._dial_line(household))
@@ -461,11 +497,31 @@ class CampaignDialer:
         if session_id is None:
             await self._abandon(call, answered)
             return
-        connected = self.clock()
         await self.queue.update_call(call.attempt_id, status=CallStatus.CONNECTED, caller_session_id=session_id,
                                      connected_at=leg.connected_at or utcnow(), **answered)
+        await self._talk(call, session_id)
+
+    def adopt_call(self, *, call_id: str, attempt_id: int, household: ReservedHousehold, leg: LeadLeg,
+                   session_id: int) -> LiveCall:
+        """Follow a conversation an engine before us connected (found alive after a restart)."""
+        call = LiveCall(call_id, attempt_id, household, self.clock(), leg=leg, session_id=session_id,
+                        verdict=Verdict.HUMAN, routed=True)
+        self.calls[call_id] = call
+        self.caller_busy(session_id)
+        self._spawn(self._talk(call, session_id))
+        return call
+
+    async def _talk(self, call: LiveCall, session_id: int) -> None:
+        """A lead with a caller: until the lead hangs up, then the results decide."""
+        leg = call.leg
+        assert leg is not None and self.pacer is not None
+        connected = self.clock()
         end = await leg.ended
         self.pacer.observe_talk(self.clock() - connected)
+        if leg.voicemail_started_at is not None and end.by is EndedBy.US:
+            # The caller reached a machine and left the campaign's message: no results to wait for.
+            await self._finish(call, CallStatus.VOICEMAIL_LEFT, ended_at=end.at or utcnow(), hangup_cause=end.cause)
+            return
         if session_id in self._busy and not self._busy[session_id][0]:
             self.caller_busy(session_id, wrapping_up=True)
         await self.queue.update_call(call.attempt_id, status=CallStatus.COMPLETED, ended_at=end.at or utcnow(),

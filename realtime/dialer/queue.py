@@ -26,6 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from realtime.dialer.calling_hours import CallingHours
 from realtime.store.database import Store
 from realtime.store.models import (
+    Answer,
     CallAttempt,
     CallStatus,
     Campaign,
@@ -34,6 +35,7 @@ from realtime.store.models import (
     Lead,
     LeadList,
     LeadStatus,
+    PossibleResponse,
 )
 from realtime.store.types import utcnow
 
@@ -178,6 +180,18 @@ class DialQueue:
             for r in rows
         ]
 
+    async def household(self, household_id: int) -> ReservedHousehold | None:
+        """A household with its open leads, as a reservation shows it (for a call adopted
+        after a restart)."""
+        async with self.store.sessions() as session:
+            row = await session.get(Household, household_id)
+            if row is None:
+                return None
+            leads = await _open_leads(session, [household_id])
+        return ReservedHousehold(id=row.id, campaign_id=row.campaign_id, account_id=row.account_id, phone=row.phone,
+                                 attempts=row.attempts, voicemail_count=row.voicemail_count,
+                                 leads=tuple(leads.get(household_id, ())))
+
     async def release(self, *, holder: str, household_ids: Collection[int] | None = None) -> int:
         """Return households ``holder`` reserved but never dialled (it skipped, vanished or
         was refused); they are dial-able again at once. Returns how many."""
@@ -303,22 +317,9 @@ class DialQueue:
         only if the campaign calls back after voicemail. Every other outcome: back after
         the campaign's recycle interval.
         """
-        if outcome not in FINAL:
-            raise ValueError(f"{outcome.value!r} is not a final call outcome")
-        now = now or utcnow()
         async with self.store.transaction() as session:
-            household_id = await session.scalar(
-                update(CallAttempt).where(CallAttempt.id == attempt_id)
-                .values(status=outcome, ended_at=func.coalesce(CallAttempt.ended_at, now))
-                .returning(CallAttempt.household_id)
-                .execution_options(synchronize_session=False)
-            )
-            if household_id is None:
-                raise LookupError(f"no call attempt {attempt_id}")
-            household = await session.get(Household, household_id, with_for_update=True)
-            if household.status is not HouseholdStatus.DIALING:
-                return household.status  # already settled: a repeated outcome changes nothing
-            return await _settle(session, household, outcome, retry, completed_lead_ids, now)
+            return await record_outcome_in(session, attempt_id, outcome, retry=retry,
+                                           completed_lead_ids=completed_lead_ids, now=now)
 
     async def unfinished_calls(self, campaign_id: int, *, dialled_before: dt.datetime) -> list[UnfinishedCall]:
         """The campaign's attempts dialled before ``dialled_before`` and still under way on record."""
@@ -336,8 +337,14 @@ class DialQueue:
         engine died). Nothing is assumed done: the household comes back after the recycle
         interval; a person who answered and never reached a caller counts as abandoned."""
         if call.connected_at is not None:
-            # Talked to a caller whose results were never saved: the lead stays open.
-            return await self.record_outcome(call.id, CallStatus.COMPLETED, retry=True, now=now)
+            # Talked to a caller. Results saved decide the lead's fate as they would have;
+            # results never saved leave the lead open.
+            async with self.store.transaction() as session:
+                saved = await session.get(CallAttempt, call.id)
+                retry = saved.wrapped_up_at is None or await results_ask_retry(session, call.id)
+                lead_ids = [saved.lead_id] if saved.wrapped_up_at is not None and saved.lead_id else None
+                return await record_outcome_in(session, call.id, CallStatus.COMPLETED, retry=retry,
+                                               completed_lead_ids=lead_ids, now=now)
         if call.answered_at is not None:
             return await self.record_outcome(call.id, CallStatus.ABANDONED, now=now)
         return await self.record_outcome(call.id, CallStatus.NO_ANSWER, now=now)
@@ -374,6 +381,41 @@ class DialQueue:
             await session.flush()
             await _settle(session, household, CallStatus.SKIPPED, False, None, now)
             return attempt.id
+
+
+async def record_outcome_in(
+    session: AsyncSession,
+    attempt_id: int,
+    outcome: CallStatus,
+    *,
+    retry: bool = False,
+    completed_lead_ids: Collection[int] | None = None,
+    now: dt.datetime | None = None,
+) -> HouseholdStatus:
+    """:meth:`DialQueue.record_outcome` inside the caller's transaction (survey results and
+    the household's fate are committed together)."""
+    if outcome not in FINAL:
+        raise ValueError(f"{outcome.value!r} is not a final call outcome")
+    now = now or utcnow()
+    household_id = await session.scalar(
+        update(CallAttempt).where(CallAttempt.id == attempt_id)
+        .values(status=outcome, ended_at=func.coalesce(CallAttempt.ended_at, now))
+        .returning(CallAttempt.household_id)
+        .execution_options(synchronize_session=False)
+    )
+    if household_id is None:
+        raise LookupError(f"no call attempt {attempt_id}")
+    household = await session.get(Household, household_id, with_for_update=True)
+    if household.status is not HouseholdStatus.DIALING:
+        return household.status  # already settled: a repeated outcome changes nothing
+    return await _settle(session, household, outcome, retry, completed_lead_ids, now)
+
+
+async def results_ask_retry(session: AsyncSession, attempt_id: int) -> bool:
+    """Whether a response chosen on this call asks for the lead to be called again."""
+    return bool(await session.scalar(select(exists().where(
+        Answer.call_attempt_id == attempt_id, Answer.possible_response_id == PossibleResponse.id,
+        PossibleResponse.retry.is_(True)))))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -147,6 +147,32 @@ class Transfer:
         if self.party is not None:
             await self.party.hangup()
 
+    async def release_party(self) -> None:
+        """Drop the transfer party and give the call back to the caller: the lead (and
+        the caller, from a warm transfer) return to the conference; before the party
+        answered this cancels the transfer."""
+        if not self.connected.done():
+            await self.cancel()
+            return
+        async with self._lock:
+            if self.ended.done():
+                return
+            if self.party is not None:
+                await self.party.hangup()
+            if not self.lead.ended.done() and not self.conference.closed.done():
+                try:
+                    await self.conference.add(self.lead)
+                except (AriError, CallEnded) as exc:
+                    logger.info("transfer %s: lead not returned to the conference (%s)", self.id, exc)
+            if self.caller_joined:
+                self.caller_joined = False
+                await self._return_caller()
+            try:
+                await self.telephony.client.destroy_bridge(self.bridge_id)
+            except NoSuchBridge:
+                pass
+            self._finish(TransferEnd.COMPLETED)
+
     async def leave(self) -> None:
         """The caller leaves a warm transfer: back to the conference (wrap-up); lead and
         party go on talking."""

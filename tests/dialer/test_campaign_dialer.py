@@ -43,6 +43,7 @@ class Callers:
         self.connected: asyncio.Queue[tuple[int, LiveCall]] = asyncio.Queue()
         self.unavailable: set[int] = set()
         self.windows: asyncio.Queue[tuple] = asyncio.Queue()
+        self.emptied = 0  # times the dialer said nothing is left to dial
 
     async def join(self, *sessions: int) -> None:
         for session_id in sessions:
@@ -59,6 +60,9 @@ class Callers:
 
     async def calling_window(self, campaign_id, closes_at, opens_at) -> None:
         self.windows.put_nowait((closes_at, opens_at))
+
+    async def out_of_leads(self, campaign_id) -> None:
+        self.emptied += 1
 
     async def close(self) -> None:
         for conference in self.conferences.values():

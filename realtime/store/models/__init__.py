@@ -3,7 +3,7 @@ from realtime.store.models.account import Account, SupervisorAction, User, UserR
 from realtime.store.models.base import Base
 from realtime.store.models.call import Answer, CallAttempt, CallStatus, NoteResponse, TransferAttempt
 from realtime.store.models.caller import Caller, CallerGroup, CallerSession, CallerSessionStatus
-from realtime.store.models.campaign import Campaign, DialerMode, Recording
+from realtime.store.models.campaign import Campaign, CampaignLease, DialerMode, Recording
 from realtime.store.models.lead import (
     BlockedNumber,
     CustomLeadField,
@@ -28,7 +28,7 @@ from realtime.store.models.webhook import DeliveryStatus, WebhookDelivery
 
 __all__ = [
     "Account", "Answer", "Base", "BlockedNumber", "CallAttempt", "CallStatus", "Caller",
-    "CallerGroup", "CallerSession", "CallerSessionStatus", "Campaign", "CustomLeadField",
+    "CallerGroup", "CallerSession", "CallerSessionStatus", "Campaign", "CampaignLease", "CustomLeadField",
     "DeliveryStatus", "DialerMode", "Household", "HouseholdStatus", "Lead", "LeadList",
     "LeadStatus", "ListRejection", "ListStatus", "Note", "NoteResponse", "PossibleResponse",
     "Question", "Recording", "Script", "ScriptText", "SupervisorAction", "Transfer",

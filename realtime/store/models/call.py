@@ -49,6 +49,8 @@ class CallAttempt(IdMixin, AccountScoped, Base):
     safe_harbor_at: Mapped[dt.datetime | None] = mapped_column()  # abandonment message started
     ended_at: Mapped[dt.datetime | None] = mapped_column()
     wrapped_up_at: Mapped[dt.datetime | None] = mapped_column()  # caller finished the results
+    # The caller's idempotency key of the submit that stored the results: a repeat is answered, not stored.
+    results_key: Mapped[str | None] = mapped_column(String(100))
     recording_url: Mapped[str | None] = mapped_column(String(1000))
     voicemail_recording_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("recordings.id", ondelete="SET NULL")

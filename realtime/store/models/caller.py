@@ -44,9 +44,15 @@ class Caller(IdMixin, CreatedMixin, AccountScoped, Base):
 
 
 class CallerSessionStatus(str, enum.Enum):
-    CONNECTING = "connecting"  # caller's phone leg ringing
+    """Where a caller session is (the live flow's states, see ``realtime.callflow.states``)."""
+
+    READY = "ready"  # signed in, not yet started
+    CONNECTING = "connecting"  # caller's phone leg ringing, or waiting for them to dial in
     ON_HOLD = "on-hold"  # in the conference, waiting for a lead
+    PREVIEWING = "previewing"  # looking at a household before dialling it
+    DIALING = "dialing"  # their lead's line is ringing
     ON_CALL = "on-call"
+    TRANSFER = "transfer"
     WRAP_UP = "wrap-up"
     PAUSED = "paused"
     ENDED = "ended"
@@ -69,3 +75,6 @@ class CallerSession(IdMixin, AccountScoped, Base):
     started_at: Mapped[dt.datetime] = mapped_column()
     ended_at: Mapped[dt.datetime | None] = mapped_column()
     end_reason: Mapped[str | None] = mapped_column(String(100))
+    # Dial-in: the caller phones the dial-in number and types this (unique among live sessions).
+    pin: Mapped[str | None] = mapped_column(String(12), index=True)
+    state_since: Mapped[dt.datetime | None] = mapped_column()

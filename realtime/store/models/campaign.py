@@ -57,3 +57,13 @@ class Campaign(IdMixin, CreatedMixin, AccountScoped, Base):
     safe_harbor_recording_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("recordings.id", ondelete="SET NULL")
     )
+
+
+class CampaignLease(Base):
+    """Which engine owns a campaign's live calls, until when; the owner renews it."""
+
+    __tablename__ = "campaign_leases"
+
+    campaign_id: Mapped[int] = mapped_column(Id, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[dt.datetime] = mapped_column()

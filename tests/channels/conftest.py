@@ -1,0 +1,219 @@
+"""The product as ``realtime serve`` builds it, on an ARI simulator of the test's own (over
+real HTTP and websockets, deterministic far ends, fast clock, its control API on), and
+callers who sign in over HTTP and work through real Socket.IO clients."""
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+import socketio
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from realtime import app_keys
+from realtime.config import load_settings
+from realtime.server import create_app
+from realtime.store.database import Store
+from realtime.telephony.sim.config import SimConfig
+from realtime.telephony.sim.server import RunningSimulator, create_sim_app
+
+from .floor import PASSWORD, FloorData, seed_account
+
+SIM_USER, SIM_PASSWORD = "ari", "ari"
+SPEED = 20.0  # a 2 s ring takes 100 ms; a 5 s conversation 250 ms
+TIMEOUT = 10.0
+
+
+class FarEnd:
+    """The simulator's control API: the people at the far end of the calls."""
+
+    def __init__(self, simulator: RunningSimulator) -> None:
+        self.simulator = simulator
+        self.root = simulator.url.removesuffix("/ari")
+        self.headers = {"Authorization": aiohttp.encode_basic_auth(SIM_USER, SIM_PASSWORD)}
+
+    async def request(self, method: str, path: str, **params: Any) -> Any:
+        async with aiohttp.ClientSession(headers=self.headers) as http:
+            async with http.request(method, f"{self.root}/{path}", json=params or None) as resp:
+                assert resp.status < 300, await resp.text()
+                return await resp.json() if resp.content_type == "application/json" else None
+
+    async def hang_up(self, channel_id: str) -> None:
+        await self.request("POST", f"_sim/channels/{channel_id}/hangup")
+
+    async def dtmf(self, channel_id: str, digits: str) -> None:
+        await self.request("POST", f"_sim/channels/{channel_id}/dtmf", digits=digits)
+
+    async def dial_in(self, caller_number: str = "+12025550142") -> dict:
+        return await self.request("POST", "_sim/inbound", app="impactdialing", args="dial-in", **{"from": caller_number})
+
+    async def channels(self) -> list[dict]:
+        return await self.request("GET", "ari/channels")
+
+    async def bridges(self) -> list[dict]:
+        return await self.request("GET", "ari/bridges")
+
+    async def channel_ids(self, prefix: str) -> list[str]:
+        return [c["id"] for c in await self.channels() if c["id"].startswith(prefix)]
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[RunningSimulator]:
+    app = create_sim_app(SimConfig(user=SIM_USER, password=SIM_PASSWORD, outcomes="deterministic", speed=SPEED,
+                                   control=True, seed=7))
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    running = RunningSimulator(app, runner, "127.0.0.1", runner.addresses[0][1])
+    yield running
+    await running.close()
+
+
+@pytest.fixture
+def far_end(simulator) -> FarEnd:
+    return FarEnd(simulator)
+
+
+class Product:
+    """One server process's application, reachable over real sockets."""
+
+    def __init__(self, server: TestServer) -> None:
+        self.server = server
+        self.app = server.app
+
+    @property
+    def url(self) -> str:
+        return str(self.server.make_url("")).rstrip("/")
+
+    @property
+    def store(self) -> Store:
+        return self.app[app_keys.STORE]
+
+
+async def start_product(tmp_path, simulator: RunningSimulator, **settings: Any) -> Product:
+    from realtime.store import migrate
+
+    values = {"data_dir": str(tmp_path), "ari_url": simulator.url, "ari_user": SIM_USER,
+              "ari_password": SIM_PASSWORD, "dial_in_number": "+12025550123", **settings}
+    loaded = load_settings(values, environ={})
+    await migrate.upgrade(loaded.database_url)
+    server = TestServer(create_app(loaded), host="127.0.0.1")
+    await server.start_server()
+    return Product(server)
+
+
+@pytest.fixture
+async def product(tmp_path, simulator) -> AsyncIterator[Product]:
+    running = await start_product(tmp_path, simulator)
+    yield running
+    await running.server.close()
+
+
+@pytest.fixture
+async def floor(product) -> FloorData:
+    return await seed_account(product.store)
+
+
+class CallerClient:
+    """A caller's page: signs in, connects to /caller, keeps every event in order."""
+
+    def __init__(self, url: str, username: str) -> None:
+        self.url = url
+        self.username = username
+        self.cookie = ""
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self._arrived = asyncio.Condition()
+        self._read = 0  # events before this index were consumed by next()
+        self.errors: list[Any] = []
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.sio.on("*", self._on_event, namespace="/caller")
+        self.sio.on("connect_error", self._on_connect_error, namespace="/caller")
+
+    async def sign_in(self, password: str = PASSWORD) -> None:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{self.url}/login", json={"login": self.username, "password": password}) as resp:
+                assert resp.status == 200, await resp.text()
+                self.cookie = f"realtime_session={resp.cookies['realtime_session'].value}"
+
+    async def connect(self, *, last_seq: int | None = None, headers: dict[str, str] | None = None) -> None:
+        auth = {"last_seq": last_seq} if last_seq is not None else None
+        await self.sio.connect(self.url, namespaces=["/caller"], transports=["websocket"], auth=auth,
+                               headers={"Cookie": self.cookie, **(headers or {})}, wait_timeout=TIMEOUT)
+
+    async def open(self) -> CallerClient:
+        await self.sign_in()
+        await self.connect()
+        await self.next("session_started")
+        return self
+
+    async def _on_event(self, name: str, data: dict[str, Any]) -> None:
+        async with self._arrived:
+            self.events.append((name, data))
+            self._arrived.notify_all()
+
+    async def _on_connect_error(self, data: Any) -> None:
+        self.errors.append(data)
+
+    async def call(self, command: str, payload: Any = None) -> dict[str, Any]:
+        args = () if payload is None else (payload,)
+        return await self.sio.call(command, *args, namespace="/caller", timeout=TIMEOUT) if args else \
+            await self.sio.call(command, namespace="/caller", timeout=TIMEOUT)
+
+    async def ok(self, command: str, payload: Any = None) -> dict[str, Any]:
+        ack = await self.call(command, {} if payload is None else payload)
+        assert ack.get("ok") is True, (command, ack)
+        return ack
+
+    async def next(self, name: str, *, timeout: float = TIMEOUT, **match: Any) -> dict[str, Any]:
+        """The first unread event called ``name`` whose payload has ``match``; events
+        before it are read too."""
+        async def found() -> dict[str, Any]:
+            async with self._arrived:
+                while True:
+                    for index in range(self._read, len(self.events)):
+                        event, data = self.events[index]
+                        if event == name and all(data.get(k) == v for k, v in match.items()):
+                            self._read = index + 1
+                            return data
+                    await self._arrived.wait()
+
+        try:
+            return await asyncio.wait_for(found(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"no {name} {match or ''} within {timeout} s; got {self.names()}") from None
+
+    async def state(self, state: str, **match: Any) -> dict[str, Any]:
+        return await self.next("state_changed", state=state, **match)
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.events]
+
+    @property
+    def last_seq(self) -> int:
+        return max((data["seq"] for _, data in self.events), default=0)
+
+    def seqs(self) -> list[int]:
+        return [data["seq"] for _, data in self.events]
+
+    async def close(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()
+
+
+@pytest.fixture
+async def callers(product) -> AsyncIterator[collections.abc.Callable]:
+    opened: list[CallerClient] = []
+
+    def make(username: str, url: str | None = None) -> CallerClient:
+        client = CallerClient(url or product.url, username)
+        opened.append(client)
+        return client
+
+    yield make
+    for client in opened:
+        await client.close()
