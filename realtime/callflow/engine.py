@@ -26,7 +26,7 @@ from sqlalchemy import exists, select, update
 from realtime.bus import Bus, BusError, Message, Subscription
 from realtime.dialer.campaign_dialer import CampaignDialer, LiveCall
 from realtime.dialer.phones import InvalidPhoneNumber, to_e164
-from realtime.dialer.queue import DialQueue
+from realtime.dialer.queue import DialQueue, results_ask_retry
 from realtime.store.database import Store
 from realtime.store.models import (
     BlockedNumber,
@@ -404,6 +404,17 @@ class CallFlowEngine:
         await pending.dialer.wrap_up(pending.call_id, retry=retry, completed_lead_ids=[submission.lead_id],
                                      results=write, attempt_id=pending.attempt_id)
         return retry
+
+    async def stored_submission(self, session: LiveSession, submission: results.Submission) -> dict[str, Any] | None:
+        """The ack of a submit already stored under the same key for this session's call."""
+        async with self.store.sessions() as db:
+            attempt = await db.scalar(select(CallAttempt).where(
+                CallAttempt.caller_session_id == session.id, CallAttempt.channel_id == f"lead-{submission.call_id}",
+                CallAttempt.results_key == submission.key))
+            if attempt is None:
+                return None
+            retry = await results_ask_retry(db, attempt.id)
+        return {"call_id": submission.call_id, "lead_id": attempt.lead_id, "retry": retry}
 
     async def record_transfer(self, session: LiveSession, call: LiveCall, option: TransferOption,
                               transfer: Transfer) -> int:

@@ -377,6 +377,10 @@ class LiveSession:
             return self.submitted[submission.key]
         pending = self.pending
         if pending is None or pending.call_id != submission.call_id:
+            # A repeat of a submit this engine no longer remembers (it ended the session, or restarted).
+            stored = await self.engine.stored_submission(self, submission)
+            if stored is not None:
+                return stored
             raise CallFlowError("no-such-call", f"no call {submission.call_id} is waiting for results")
         retry = await self.engine.store_results(self, pending, submission)
         self.pending = None

@@ -88,8 +88,8 @@ async def seed_account(store: Store, name: str = "Live floor") -> FloorData:
         ])
         script.questions = [q1, q2]
         script.notes = [Note(text="Anything else?", position=0)]
-        warm = Transfer(label="Field office", phone="+12025550199", transfer_type=TransferType.WARM)
-        cold = Transfer(label="Hotline", phone="+12025550198", transfer_type=TransferType.COLD)
+        warm = Transfer(label="Field office", phone="+12025550120", transfer_type=TransferType.WARM)
+        cold = Transfer(label="Hotline", phone="+12025550121", transfer_type=TransferType.COLD)
         script.transfers = [warm, cold]
         session.add(script)
         await session.flush()
