@@ -56,6 +56,7 @@ logger = logging.getLogger(__name__)
 
 GRACE_SECONDS = 60.0  # a session with neither page nor phone ends after this long
 PENDING_SECONDS = 15 * 60.0  # results owed by an ended session are waited for this long
+ENDED_KEEP_SECONDS = 300.0  # an ended session owing nothing is remembered this long (repeated submits)
 MAINTENANCE_SECONDS = 5.0
 RENEW_SECONDS = 10.0
 SESSION_PIN_DIGITS = 7  # caller PINs have 6: a session's PIN is never a caller's
@@ -436,16 +437,14 @@ class CallFlowEngine:
             await db.execute(update(TransferAttempt).where(TransferAttempt.id == active.attempt_id).values(**values))
 
     def session_ended(self, session: LiveSession) -> None:
+        # Kept a while: its page may still submit the last call's results, or repeat a submit.
         self._ended_at[session.id] = self.clock()
-        self.forget_if_done(session)
 
-    def forget_if_done(self, session: LiveSession) -> None:
-        """An ended session owing no results leaves the engine's memory."""
-        if session.ended and session.pending is None:
-            self.sessions.pop(session.id, None)
-            self._ended_at.pop(session.id, None)
-            if self._by_caller.get(session.caller.id) is session:
-                del self._by_caller[session.caller.id]
+    def _forget(self, session: LiveSession) -> None:
+        self.sessions.pop(session.id, None)
+        self._ended_at.pop(session.id, None)
+        if self._by_caller.get(session.caller.id) is session:
+            del self._by_caller[session.caller.id]
 
     # -- events and state out -------------------------------------------------------------------
     def publish(self, session: LiveSession, name: str, payload: dict[str, Any]) -> None:
@@ -523,9 +522,11 @@ class CallFlowEngine:
         now = self.clock()
         for session in list(self.sessions.values()):
             if session.ended:
-                ended = self._ended_at.get(session.id, now)
+                ended = self._ended_at.setdefault(session.id, now)
                 if session.pending is not None and now - ended > self.options.pending_seconds:
                     await self._give_up_results(session)
+                if session.pending is None and now - ended > ENDED_KEEP_SECONDS:
+                    self._forget(session)
                 continue
             if session.idle_for(now) <= self.options.grace_seconds or session.phone_up:
                 continue
@@ -545,7 +546,6 @@ class CallFlowEngine:
             await pending.dialer.wrap_up(pending.call_id, retry=True, attempt_id=pending.attempt_id)
         except Exception:
             logger.exception("session %s: settling call %s without results failed", session.id, pending.call_id)
-        self.forget_if_done(session)
 
     async def _renew(self) -> None:
         kept = await self.leases.renew(self._owned)

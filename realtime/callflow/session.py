@@ -388,7 +388,7 @@ class LiveSession:
         self.emit(events.RESULTS_SAVED, call_id=pending.call_id, lead_id=submission.lead_id, retry=retry)
         self.submitted[submission.key] = dict(ack)
         if self.ended:
-            self.engine.forget_if_done(self)
+            pass  # the results of the call its phone dropped: nothing comes next
         elif submission.then == "stop":
             await self.end("stopped")
         else:
