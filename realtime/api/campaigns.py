@@ -105,6 +105,7 @@ async def update_campaign(ctx: Context) -> dict[str, Any]:
     for name, value in ctx.body.items():
         setattr(campaign, name, value)
     await ctx.session.flush()
+    ctx.announce_campaign_change(campaign_id=campaign.id)
     return present(ctx, campaign)
 
 

@@ -22,6 +22,9 @@ from yarl import URL
 from realtime.api.errors import Invalid, NotFound
 from realtime.api.pagination import PAGE_PARAMS, paginate, public_url
 from realtime.api.validation import MAX_ID, Field, Schema
+from realtime.app_keys import BUS
+from realtime.bus import BusError
+from realtime.callflow.protocol import CAMPAIGNS_CHANGED
 from realtime.store.models import Account
 from realtime.store.scoping import get_owned
 
@@ -156,6 +159,20 @@ class Context:
     params: dict[str, Any]
     body: dict[str, Any]
     ids: dict[str, int]
+    # Run once the transaction has committed: telling others about a change they can now read.
+    after_commit: list[Callable[[], Awaitable[None]]] = dataclasses.field(default_factory=list)
+
+    def announce_campaign_change(self, *, campaign_id: int | None = None, script_id: int | None = None) -> None:
+        """Live callers of the campaign (or of the campaigns using the script) see the change."""
+        bus = self.request.app[BUS]
+
+        async def announce() -> None:
+            try:
+                await bus.publish(CAMPAIGNS_CHANGED, {"campaign_id": campaign_id, "script_id": script_id})
+            except BusError as exc:  # committed all the same; sessions read it at their next refresh
+                logger.warning("campaign change not announced: %s", exc)
+
+        self.after_commit.append(announce)
 
     @property
     def account_id(self) -> int:

@@ -207,6 +207,7 @@ async def update_script(ctx: Context) -> dict[str, Any]:
     script = await ctx.find(Script)
     await apply(ctx, script, dict(ctx.body))
     await ctx.session.flush()
+    ctx.announce_campaign_change(script_id=script.id)
     return present(ctx, script)
 
 

@@ -149,7 +149,7 @@ class CallFlowEngine:
         for session in list(self.sessions.values()):
             await session.cancel_tasks()
         for dialer in list(self._dialers.values()):
-            await dialer.stop()
+            await dialer.stop(keep_connected=True)
         await self._drain()
         for task in self._tasks[:2]:
             task.cancel()
@@ -511,14 +511,16 @@ class CallFlowEngine:
         while True:
             await asyncio.sleep(self.options.maintenance_seconds)
             try:
-                await self._expire()
+                await self.expire()
                 if self.clock() - last_renewal >= RENEW_SECONDS:
                     last_renewal = self.clock()
                     await self._renew()
             except Exception:
                 logger.exception("caller-flow maintenance failed")
 
-    async def _expire(self) -> None:
+    async def expire(self) -> None:
+        """End sessions nobody is at any more; give up on results owed too long; forget
+        ended sessions. Runs every few seconds."""
         now = self.clock()
         for session in list(self.sessions.values()):
             if session.ended:
@@ -764,6 +766,9 @@ class CallFlowEngine:
                 campaign = await load_campaign(self.store, campaign_id)
             except CallFlowError:
                 continue
+            dialer = self._dialers.get(campaign_id)
+            if dialer is not None:
+                dialer.reload()
             for session in sessions:
                 if campaign.script != session.campaign.script:
                     session.script_changed(campaign)

@@ -122,8 +122,11 @@ class CallerNamespace(socketio.AsyncNamespace):
         socket = _Socket(sid, reply["session_id"], identity.account_id, identity.id)
         self._sockets[sid] = socket
         self._by_session.setdefault(socket.session_id, []).append(socket)
-        last_seq = auth.get("last_seq", 0) if isinstance(auth, dict) else 0
+        auth = auth if isinstance(auth, dict) else {}
+        last_seq = auth.get("last_seq", 0)
         last_seq = last_seq if isinstance(last_seq, int) and not isinstance(last_seq, bool) and last_seq >= 0 else 0
+        if auth.get("session_id", socket.session_id) != socket.session_id:
+            last_seq = 0  # what the page has is of a session that ended: this one is new to it
         # Sent after the handshake completes: until then the client would drop them.
         self._spawn(self._catch_up_when_connected(socket, last_seq))
         logger.info("caller %s connected to session %s", identity.id, socket.session_id)

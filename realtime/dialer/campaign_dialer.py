@@ -141,8 +141,12 @@ class CampaignDialer:
         await self.queue.release(holder=self.holder)
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"dialer-{self.campaign_id}")
 
-    async def stop(self, *, grace: float = 5.0) -> None:
-        """Stop dialling, hang up the lines still live and put their outcomes on record."""
+    async def stop(self, *, grace: float = 5.0, keep_connected: bool = False) -> None:
+        """Stop dialling, hang up the lines still live and put their outcomes on record.
+
+        ``keep_connected`` leaves conversations with a caller up (the engine is handing
+        them to the next one, which adopts them); only lines still ringing or unrouted
+        are hung up."""
         if self._task is not None:
             # Let the loop finish its tick: cancelled inside a transaction, a task could
             # leave the store locked.
@@ -157,9 +161,15 @@ class CampaignDialer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         hung_up: set[str] = set()
+        kept = {call.call_id for call in self.calls.values() if keep_connected and call.session_id is not None
+                and call.leg is not None and call.leg.connected_at is not None}
         while self._tasks and loop.time() < deadline:
-            for call in list(self.calls.values()):
-                if call.leg is not None and not call.done.is_set() and call.call_id not in hung_up:
+            pending = [call for call in self.calls.values() if call.leg is not None and not call.done.is_set()
+                       and call.call_id not in kept]
+            if not pending and keep_connected:
+                break
+            for call in pending:
+                if call.call_id not in hung_up:
                     hung_up.add(call.call_id)
                     await call.leg.hangup()
             await asyncio.wait(list(self._tasks), timeout=min(0.2, max(0.0, deadline - loop.time())))
@@ -169,6 +179,11 @@ class CampaignDialer:
         for session_id in list(self._previews):
             await self._release_preview(session_id)
         await self.queue.release(holder=self.holder)
+
+    def reload(self) -> None:
+        """The campaign was edited: read its settings (calling hours, lines...) at once."""
+        self._loaded_at = -REFRESH_SECONDS
+        self._wake.set()
 
     @property
     def mode(self) -> DialerMode:

@@ -13,7 +13,8 @@ import pytest
 from aiohttp import web
 
 from realtime.api import setup_api
-from realtime.app_keys import SETTINGS, STORE
+from realtime.app_keys import BUS, SETTINGS, STORE
+from realtime.bus import MemoryBus
 from realtime.config import Settings, load_settings
 from realtime.store.accounts import create_account
 from realtime.store.database import Store
@@ -137,8 +138,18 @@ def api_app(store: Store, settings: Settings) -> web.Application:
     app = web.Application()
     app[SETTINGS] = settings
     app[STORE] = store
+    app.cleanup_ctx.append(_memory_bus)
     setup_api(app)
     return app
+
+
+async def _memory_bus(app: web.Application) -> AsyncIterator[None]:
+    # The API tells live sessions about campaign and script edits over the bus.
+    bus = MemoryBus()
+    await bus.start()
+    app[BUS] = bus
+    yield
+    await bus.close()
 
 
 @pytest.fixture

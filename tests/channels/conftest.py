@@ -141,7 +141,12 @@ class CallerClient:
                 self.cookie = f"realtime_session={resp.cookies['realtime_session'].value}"
 
     async def connect(self, *, last_seq: int | None = None, headers: dict[str, str] | None = None) -> None:
-        auth = {"last_seq": last_seq} if last_seq is not None else None
+        """Connect; a page that had events says the last one it has, and of which session."""
+        auth = None
+        if last_seq is not None:
+            auth = {"last_seq": last_seq}
+            if self.events:
+                auth["session_id"] = self.events[-1][1]["session_id"]
         await self.sio.connect(self.url, namespaces=["/caller"], transports=["websocket"], auth=auth,
                                headers={"Cookie": self.cookie, **(headers or {})}, wait_timeout=TIMEOUT)
 
