@@ -103,6 +103,8 @@ def _endpoint(operation: Operation) -> Any:
                     if operation.body else {})
             context = Context(request, session, account, operation, params, body, ids)
             result = await operation.handler(context)
+        for callback in context.committed:
+            await callback()
         if isinstance(result, web.StreamResponse):
             return result
         if result is None:

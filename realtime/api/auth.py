@@ -14,10 +14,14 @@ from aiohttp import hdrs, web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from realtime.api.errors import Unauthorized
-from realtime.store import accounts
+from realtime.api.routing import Context
+from realtime.app_keys import BUS
+from realtime.sessions import publish_revocation
+from realtime.store import accounts, sign_ins
 from realtime.store.models import Account
 
 logger = logging.getLogger(__name__)
+
 
 def credentials(request: web.Request) -> tuple[str, str] | None:
     """(api_key, api_auth) from the query string or the Authorization header, or None."""
@@ -53,3 +57,15 @@ async def authenticate(session: AsyncSession, request: web.Request) -> Account:
     if account is None:
         raise Unauthorized("api_key or api_auth is wrong")
     return account
+
+
+async def end_sessions(ctx: Context, kind: str, person_id: int) -> None:
+    """End every session of a person (their password changed, they were deactivated or
+    deleted) in the request's transaction, and say so on the bus once it has committed."""
+    revocation = await sign_ins.end(ctx.session, kind, person_id, ctx.account_id)
+    bus = ctx.request.app.get(BUS)
+
+    async def announce() -> None:
+        await publish_revocation(bus, revocation)
+
+    ctx.after_commit(announce)

@@ -156,6 +156,12 @@ class Context:
     params: dict[str, Any]
     body: dict[str, Any]
     ids: dict[str, int]
+    # Run once the request's transaction has committed (never if it rolls back): news for
+    # other processes about what this request changed, e.g. sessions it ended.
+    committed: list[Callable[[], Awaitable[None]]] = dataclasses.field(default_factory=list)
+
+    def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
+        self.committed.append(callback)
 
     @property
     def account_id(self) -> int:
