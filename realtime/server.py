@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from realtime import app_keys, healthz
+from realtime import app_keys, healthz, security_headers
 from realtime.api import setup_api
 from realtime.api.lists import setup_list_imports
 from realtime.bus import create_bus
@@ -31,6 +31,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 def create_app(settings: Settings) -> web.Application:
     app = web.Application()
     app[app_keys.SETTINGS] = settings
+    security_headers.setup_security_headers(app)
     healthz.setup_healthz(app)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_bus_ctx)
