@@ -86,8 +86,9 @@ def render_page(data: Any, *, status: int, origin: str, path: str, query: str = 
 <p class="status {'ok' if status < 400 else 'error'}">{html.escape(title)}</p>
 {notice}
 <pre>{_json_html(data, site)}</pre>
-<footer>Reading with the session cookie: writes need <code>api_key</code> and <code>api_auth</code>.
-The same answer as JSON: ask for <code>application/json</code>.</footer>
+<footer>Signed-in admins and supervisors read the API with their session; writes need
+<code>api_key</code> and <code>api_auth</code>. The same answer as JSON: ask for
+<code>application/json</code>.</footer>
 </main>
 </body>
 </html>
