@@ -343,3 +343,33 @@ async def test_signing_out_on_one_web_process_ends_the_session_on_the_others(aio
     assert (await replay(second, token)).status == 401
     message = await asyncio.wait_for(revoked.get(), 5)
     assert message["kind"] == "user" and message["account_id"] == account_id
+
+
+async def test_odd_requests_to_the_sign_in_routes_get_an_answer_not_a_500(demo):
+    client, creds = demo
+    json_type = {"Content-Type": "application/json"}
+    multipart = {"Content-Type": "multipart/form-data; boundary=xyz"}
+    odd = [
+        ("GET", "/login?next=/%ED%A0%80", {}, None),
+        ("GET", "/login?next=%00", {}, None),
+        ("GET", "/login?next=/%0D%0ASet-Cookie:%20x=1", {}, None),
+        ("POST", "/login", json_type, b"[1, 2]"),
+        ("POST", "/login", json_type, b'"just a string"'),
+        ("POST", "/login", json_type, b'{"login": 5, "password": null, "next": ["/"]}'),
+        ("POST", "/login", json_type, b'{"login": "x'),
+        ("POST", "/login", multipart, b'--xyz\r\nContent-Disposition: form-data; name="login"\r\n\r\ncaller1'),
+        ("POST", "/login", multipart, b"--xyz\r\nContent-Disposition: form-data\r\n\r\nx\r\n--xyz--\r\n"),
+        ("POST", "/login", {"Content-Type": "application/x-www-form-urlencoded"}, b"login=" + b"a" * 2_000_000),
+        ("POST", "/login", {"Origin": "http://evil.example", "Host": "["}, b""),
+        ("POST", "/login", {"Origin": "http://127.0.0.1", "Host": "[::1"}, b""),
+        ("POST", "/logout", {"Cookie": f"{COOKIE_NAME}=%ED%A0%80"}, None),
+        ("POST", "/logout", {"Cookie": f'{COOKIE_NAME}="unterminated'}, None),
+        ("GET", "/session", {"Cookie": f"{COOKIE_NAME}=" + "a." * 5000}, None),
+        ("GET", "/session", {"Cookie": f"{COOKIE_NAME}=\xe9t\xe9.x".encode().decode("latin-1")}, None),
+    ]
+    for method, path, headers, body in odd:
+        response = await client.request(method, path, headers=headers, data=body, allow_redirects=False)
+        assert 200 <= response.status < 500, (method, path, headers, response.status, await response.text())
+        if path.startswith("/login?next="):
+            assert "Set-Cookie: x" not in await response.text()
+    assert (await sign_in_json(client, creds.admin_email, creds.admin_password)).status == 200
