@@ -163,6 +163,8 @@ async def browsable_middleware(request: web.Request, handler: Any) -> web.Stream
     if not _is_api(request):
         return await handler(request)
     response = await handler(request)
+    if response.prepared:  # streamed already: its headers are gone
+        return response
     response.headers.add(hdrs.VARY, "Accept")  # one URL, two representations
     if (not wants_html(request.headers.get(hdrs.ACCEPT)) or not isinstance(response, web.Response)
             or response.content_type != "application/json" or not isinstance(response.body, bytes)):
