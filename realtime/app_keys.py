@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from realtime.callflow.engine import CallFlowEngine
     from realtime.callflow.event_log import EventLog
     from realtime.config import Settings
+    from realtime.sessions import SessionSigner
     from realtime.store.database import Store
     from realtime.telephony.service import Telephony
     from realtime.webhooks import WebhookDispatcher
@@ -26,3 +27,5 @@ EVENT_LOG: web.AppKey["EventLog"] = web.AppKey("event_log")
 CALLFLOW: web.AppKey["CallFlowEngine"] = web.AppKey("callflow")
 CALLFLOW_CLIENT: web.AppKey["CallFlowClient"] = web.AppKey("callflow_client")
 SOCKETS: web.AppKey["socketio.AsyncServer"] = web.AppKey("sockets")
+# Signs and reads session cookies; set where the web side runs (``sign_in.setup_sign_in``).
+SESSION_SIGNER: web.AppKey["SessionSigner"] = web.AppKey("session_signer")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from realtime import app_keys, healthz
+from realtime import app_keys, healthz, security_headers
 from realtime.api import setup_api
 from realtime.api.lists import setup_list_imports
 from realtime.bus import create_bus
@@ -23,7 +23,7 @@ from realtime.channels.caller import CallerNamespace
 from realtime.channels.server import create_socket_server
 from realtime.config import Settings
 from realtime.health import ComponentHealth, Status
-from realtime.sign_in import SIGNER, setup_sign_in
+from realtime.sign_in import setup_sign_in
 from realtime.store.database import Store
 from realtime.telephony.service import start_telephony
 from realtime.webhooks import WebhookDispatcher
@@ -36,6 +36,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 def create_app(settings: Settings) -> web.Application:
     app = web.Application()
     app[app_keys.SETTINGS] = settings
+    security_headers.setup_security_headers(app)
     healthz.setup_healthz(app)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_bus_ctx)
@@ -131,7 +132,7 @@ async def _caller_channel_ctx(app: web.Application) -> AsyncIterator[None]:
     await client.start()
     app[app_keys.CALLFLOW_CLIENT] = client
     namespace = CallerNamespace(store=app[app_keys.STORE], bus=app[app_keys.BUS], client=client,
-                                event_log=app[app_keys.EVENT_LOG], signer=app[SIGNER])
+                                event_log=app[app_keys.EVENT_LOG], signer=app[app_keys.SESSION_SIGNER])
     app[app_keys.SOCKETS].register_namespace(namespace)
     await namespace.start()
     yield

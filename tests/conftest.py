@@ -220,17 +220,17 @@ async def redis_server(unused_port) -> AsyncIterator[RedisServer]:
     await server.kill()
 
 
-@pytest.fixture
-async def demo_app(tmp_path):
-    """A web process's application on a fresh SQLite database holding the demo account,
-    as ``realtime serve`` creates it: (app, the credentials it would print)."""
+async def make_demo_app(data_dir: Path, **overrides: Any) -> tuple[Any, Any]:
+    """A web process's application on a database holding the demo account, as ``realtime
+    serve`` creates it: (app, the credentials it would print). ``overrides`` are settings
+    (``database_url``, ``redis_url``); by default a SQLite file in ``data_dir``."""
     from realtime.config import load_settings
     from realtime.server import create_app
     from realtime.store import migrate
     from realtime.store.database import Store
     from realtime.store.demo import seed_demo
 
-    settings = load_settings({"data_dir": str(tmp_path), "role": "web"}, environ={})
+    settings = load_settings({"data_dir": str(data_dir), "role": "web", **overrides}, environ={})
     await migrate.upgrade(settings.database_url)
     store = Store(settings.database_url)
     try:
@@ -238,3 +238,10 @@ async def demo_app(tmp_path):
     finally:
         await store.close()
     return create_app(settings), credentials
+
+
+@pytest.fixture
+async def demo_app(tmp_path):
+    """A web process's application on a fresh SQLite database holding the demo account,
+    as ``realtime serve`` creates it: (app, the credentials it would print)."""
+    return await make_demo_app(tmp_path)

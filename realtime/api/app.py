@@ -7,10 +7,11 @@ is untouched.
 """
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.http_exceptions import BadHttpMessage
 from sqlalchemy.exc import IntegrityError
 
@@ -30,6 +31,7 @@ from realtime.api import (
     webhook_deliveries,
 )
 from realtime.api.auth import api_key_of, authenticate
+from realtime.api.browsable import PAGE_POLICY, render_page, wants_html
 from realtime.api.errors import (
     ApiError,
     BadRequest,
@@ -42,6 +44,7 @@ from realtime.api.errors import (
     error_response,
 )
 from realtime.api.openapi import build_document
+from realtime.api.pagination import public_url
 from realtime.api.ratelimit import RateLimiter
 from realtime.api.routing import Context, Operation, Resource
 from realtime.api.validation import parse_json, parse_query
@@ -84,8 +87,11 @@ def setup_api(app: web.Application) -> None:
 
     app.on_cleanup.append(close_limiter)
     for operation in [*(op for r in resources for op in r.operations), *ROOT.operations]:
-        app.router.add_route(operation.method, operation.route_path, _endpoint(operation),
-                             name=operation.operation_id)
+        endpoint = _endpoint(operation)
+        app.router.add_route(operation.method, operation.route_path, endpoint, name=operation.operation_id)
+        if operation.method == "GET":  # HEAD reads as GET does, without the body
+            app.router.add_route("HEAD", operation.route_path, endpoint)
+    app.middlewares.append(browsable_middleware)
     app.middlewares.append(rate_limit_middleware)
     app.middlewares.append(error_middleware)
 
@@ -103,8 +109,8 @@ def _endpoint(operation: Operation) -> Any:
                     if operation.body else {})
             context = Context(request, session, account, operation, params, body, ids)
             result = await operation.handler(context)
-        for announce in context.after_commit:
-            await announce()
+        for callback in context.committed:
+            await callback()
         if isinstance(result, web.StreamResponse):
             return result
         if result is None:
@@ -149,6 +155,27 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return web.json_response(error_body("internal-error", "something went wrong; it has been logged"),
                                  status=500)
+
+
+@web.middleware
+async def browsable_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A browser asking for HTML gets the JSON answer as a page with clickable links."""
+    if not _is_api(request):
+        return await handler(request)
+    response = await handler(request)
+    if response.prepared:  # streamed already: its headers are gone
+        return response
+    response.headers.add(hdrs.VARY, "Accept")  # one URL, two representations
+    if (not wants_html(request.headers.get(hdrs.ACCEPT)) or not isinstance(response, web.Response)
+            or response.content_type != "application/json" or not isinstance(response.body, bytes)):
+        return response
+    query = public_url(request.url).query_string
+    page = render_page(json.loads(response.body), status=response.status, origin=str(request.url.origin()),
+                       path=request.path, query=query)
+    headers = {name: value for name, value in response.headers.items()
+               if name.lower() not in ("content-type", "content-length", "content-encoding")}
+    headers.update({hdrs.CONTENT_SECURITY_POLICY: PAGE_POLICY, hdrs.CACHE_CONTROL: "no-store"})
+    return web.Response(text=page, status=response.status, content_type="text/html", headers=headers)
 
 
 @web.middleware

@@ -1,8 +1,9 @@
 """/v1/callers: the people who make the calls, from a browser or from a phone only.
 
 Web callers log in with username and password; phones-only callers dial in and identify
-with their PIN, generated here and unique in the account. Passwords are write-only and
-stored as argon2 hashes.
+with their PIN, generated here and unique in the account. Usernames are unique across all
+accounts, as the sign-in takes the username alone. Passwords are write-only and stored as
+argon2 hashes; a new password, deactivation or deletion ends the caller's sessions.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from realtime.api.auth import end_sessions
 from realtime.api.errors import Conflict, Invalid
 from realtime.api.routing import Context, Resource
 from realtime.api.validation import CREATED_AT, ID, Field, Schema
@@ -27,7 +29,8 @@ PASSWORD = Field("password", "string", "Write-only; at least 8 characters. Web c
 SCHEMA = Schema("caller", (
     ID,
     Field("name", "string", max_length=200),
-    Field("username", "string", "Unique in the account", required=True, min_length=1, max_length=200),
+    Field("username", "string", "The sign-in; unique across all accounts", required=True, min_length=1,
+          max_length=200),
     PASSWORD,
     Field("phones_only", "boolean", "Calls from a phone only, identified by PIN; no browser log-in"),
     Field("pin", "string", "Generated, unique in the account: phones-only callers dial in with it",
@@ -64,12 +67,15 @@ async def apply(ctx: Context, caller: Caller, values: dict[str, Any]) -> None:
     })
     username = values.get("username")
     if username is not None and username != caller.username:
-        taken = await ctx.session.scalar(
-            select(Caller.id).where(Caller.account_id == ctx.account_id, Caller.username == username))
+        # Across accounts, not scoped: /login takes the username alone, so it names one caller.
+        taken = await ctx.session.scalar(select(Caller.id).where(Caller.username == username))
         if taken is not None:
-            raise Conflict(f"the username {username!r} is taken in this account", error_id="username-taken",
-                           details={"fields": {"username": "taken"}})
+            raise Conflict(f"the username {username!r} is taken; usernames are unique across all accounts",
+                           error_id="username-taken", details={"fields": {"username": "taken"}})
     phones_only = values.get("phones_only", caller.phones_only)
+    # A new password, deactivation or losing the browser log-in ends every session at once.
+    ends_sessions = caller.id is not None and (
+        "password" in values or values.get("active") is False or (phones_only and not caller.phones_only))
     password = values.pop("password", None)
     if phones_only and password is not None:
         raise Invalid.fields({"password": "phones-only callers log in with their PIN, not a password"})
@@ -84,6 +90,8 @@ async def apply(ctx: Context, caller: Caller, values: dict[str, Any]) -> None:
         caller.password_hash = await asyncio.to_thread(hash_password, password)
     if phones_only:
         caller.password_hash = None  # nothing to log in with from a browser
+    if ends_sessions:
+        await end_sessions(ctx, "caller", caller.id)
 
 
 @resource.list(filters=FILTERS)
@@ -120,4 +128,6 @@ async def update_caller(ctx: Context) -> dict[str, Any]:
 
 @resource.delete(summary="Delete a caller (their call history stays, without them)")
 async def delete_caller(ctx: Context) -> None:
-    await ctx.session.delete(await ctx.find(Caller))
+    caller = await ctx.find(Caller)
+    await end_sessions(ctx, "caller", caller.id)
+    await ctx.session.delete(caller)

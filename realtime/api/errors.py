@@ -38,6 +38,14 @@ class Unauthorized(ApiError):
     error_id = "unauthorized"
 
 
+class ReadOnlySession(ApiError):
+    """A write with only the session cookie: the cookie reads the API, only the key writes,
+    so no page of another site can make a signed-in browser change anything."""
+
+    status = 403
+    error_id = "read-only-session"
+
+
 class NotFound(ApiError):
     status = 404
     error_id = "not-found"
@@ -91,6 +99,7 @@ def error_response(error: ApiError) -> web.Response:
 DESCRIPTIONS = {
     400: "Malformed JSON or query parameters",
     401: "Missing or wrong api_key/api_auth",
+    403: "A write with only the session cookie: writes need api_key and api_auth",
     404: "No such resource in this account",
     405: "Method not allowed",
     409: "Conflicts with existing data",

@@ -15,8 +15,11 @@ SECURITY_SCHEMES = {
     "basic": {"type": "http", "scheme": "basic", "description": "api_key as user name, api_auth as password"},
     "apiKey": {"type": "apiKey", "in": "query", "name": "api_key"},
     "apiAuth": {"type": "apiKey", "in": "query", "name": "api_auth"},
+    "session": {"type": "apiKey", "in": "cookie", "name": "realtime_session",
+                "description": "A signed-in admin's or supervisor's session (sign in at /login): reads only"},
 }
 SECURITY = [{"basic": []}, {"apiKey": [], "apiAuth": []}]
+READ_SECURITY = [*SECURITY, {"session": []}]
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -92,7 +95,8 @@ def build_document(resources: list[Resource], extra: list[Operation], server_url
             "version": "1",
             "description": (
                 "Admin REST API. Authenticate with api_key and api_auth as query parameters or "
-                "HTTP Basic credentials. Every request is one transaction. Errors answer "
+                "HTTP Basic credentials; a signed-in admin's or supervisor's session cookie reads "
+                "(GET, HEAD) but never writes (403 read-only-session). Every request is one transaction. Errors answer "
                 "{error: {id, message, details}}; 422 names every bad field in details.fields. "
                 "Text fields refuse NUL characters."
             ),
@@ -136,13 +140,13 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {str(op.status): _success(op, components)}
     statuses = set(op.errors) | {400, 405, 429}
     if not op.public:
-        statuses |= {401}
+        statuses |= {401} if op.method == "GET" else {401, 403}
     if op.path_params:
         statuses |= {404}
     for status in sorted(statuses):
         responses[str(status)] = {"$ref": f"#/components/responses/{status}"}
     doc["responses"] = responses
-    doc["security"] = [] if op.public else SECURITY
+    doc["security"] = [] if op.public else READ_SECURITY if op.method == "GET" else SECURITY
     return doc
 
 

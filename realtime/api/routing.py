@@ -159,8 +159,12 @@ class Context:
     params: dict[str, Any]
     body: dict[str, Any]
     ids: dict[str, int]
-    # Run once the transaction has committed: telling others about a change they can now read.
-    after_commit: list[Callable[[], Awaitable[None]]] = dataclasses.field(default_factory=list)
+    # Run once the request's transaction has committed (never if it rolls back): news for
+    # other processes about what this request changed, e.g. sessions it ended.
+    committed: list[Callable[[], Awaitable[None]]] = dataclasses.field(default_factory=list)
+
+    def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
+        self.committed.append(callback)
 
     def announce_campaign_change(self, *, campaign_id: int | None = None, script_id: int | None = None) -> None:
         """Live callers of the campaign (or of the campaigns using the script) see the change."""
@@ -172,7 +176,7 @@ class Context:
             except BusError as exc:  # committed all the same; sessions read it at their next refresh
                 logger.warning("campaign change not announced: %s", exc)
 
-        self.after_commit.append(announce)
+        self.after_commit(announce)
 
     @property
     def account_id(self) -> int:

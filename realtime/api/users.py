@@ -1,7 +1,8 @@
 """/v1/users: the account's admins and supervisors (they log in to the consoles by email).
 
 Emails are unique across all accounts (a log-in names one person); passwords are
-write-only and stored as argon2 hashes. The last active admin cannot be removed.
+write-only and stored as argon2 hashes. The last active admin cannot be removed. A new
+password, a new role, deactivation or deletion ends the user's sessions.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from realtime.api.auth import end_sessions
 from realtime.api.errors import Conflict
 from realtime.api.routing import Context, Resource
 from realtime.api.validation import CREATED_AT, ID, Field, Schema
@@ -63,10 +65,15 @@ async def apply(ctx: Context, user: User, values: dict[str, Any]) -> None:
     password = values.pop("password", None)
     if user.id is not None and (values.get("role", user.role) != UserRole.ADMIN or values.get("active") is False):
         await refuse_last_admin(ctx, user)
+    # What the sessions were granted on has changed: every one ends at once.
+    ends_sessions = user.id is not None and (
+        password is not None or values.get("active") is False or values.get("role", user.role) != user.role)
     for name, value in values.items():
         setattr(user, name, value)
     if password is not None:
         user.password_hash = await asyncio.to_thread(hash_password, password)
+    if ends_sessions:
+        await end_sessions(ctx, "user", user.id)
 
 
 async def refuse_last_admin(ctx: Context, user: User) -> None:
@@ -115,4 +122,5 @@ async def update_user(ctx: Context) -> dict[str, Any]:
 async def delete_user(ctx: Context) -> None:
     user = await ctx.find(User)
     await refuse_last_admin(ctx, user)
+    await end_sessions(ctx, "user", user.id)
     await ctx.session.delete(user)

@@ -16,7 +16,6 @@ from typing import Any
 COMMANDS = "callflow:commands"
 EVENTS = "callflow:events"
 PRESENCE = "callflow:presence"
-SESSIONS_REVOKED = "sessions:revoked"  # {kind, person_id, account_id, nonce?}: sign-in sessions ended
 CAMPAIGNS_CHANGED = "callflow:campaigns-changed"  # {campaign_id?, script_id?}: an admin edited one
 PRESENCE_SECONDS = 10.0
 

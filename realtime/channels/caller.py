@@ -23,8 +23,8 @@ from realtime.bus import Bus, Message, Subscription
 from realtime.callflow import protocol
 from realtime.callflow.client import CallFlowClient
 from realtime.callflow.event_log import Event, EventLog, EventLogUnavailable, now_iso
+from realtime.sessions import REVOKED_TOPIC
 from realtime.store.database import Store
-from realtime.store.people import describe
 
 from .handshake import HandshakeRefused, caller_identity, refuse
 
@@ -43,10 +43,12 @@ class _Socket:
     session_id: int
     account_id: int
     caller_id: int
+    nonce: str  # of the sign-in that opened it: signing out closes its sockets
     last_sent: int = 0
     syncing: bool = True  # live events wait in ``buffer`` while missed ones are sent
     buffer: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
+    ended: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)  # session_ended sent
     tokens: float = BURST
     refilled: float = dataclasses.field(default_factory=time.monotonic)
 
@@ -76,7 +78,7 @@ class CallerNamespace(socketio.AsyncNamespace):
 
     async def start(self) -> None:
         self._subscriptions = [await self.bus.subscribe(protocol.EVENTS, self._on_event),
-                               await self.bus.subscribe(protocol.SESSIONS_REVOKED, self._on_revoked)]
+                               await self.bus.subscribe(REVOKED_TOPIC, self._on_revoked)]
         self._presence = asyncio.get_running_loop().create_task(self._announce_presence(), name="caller-presence")
 
     async def close(self) -> None:
@@ -108,18 +110,14 @@ class CallerNamespace(socketio.AsyncNamespace):
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
         try:
-            identity = caller_identity(environ, self.signer)
-            async with self.store.sessions() as db:
-                person = await describe(db, identity.kind, identity.id, identity.account_id)
-            if person is None:
-                raise HandshakeRefused("caller-inactive", "This caller cannot sign in any more.")
+            identity = await caller_identity(environ, self.store, self.signer)
             reply = await self.client.request("attach", account_id=identity.account_id, caller_id=identity.id)
             if not reply.get("ok"):
                 error = reply.get("error") or {}
                 raise HandshakeRefused(error.get("id", "engine-error"), error.get("message", "Refused."))
         except HandshakeRefused as refused:
             refuse(refused)
-        socket = _Socket(sid, reply["session_id"], identity.account_id, identity.id)
+        socket = _Socket(sid, reply["session_id"], identity.account_id, identity.id, identity.nonce)
         self._sockets[sid] = socket
         self._by_session.setdefault(socket.session_id, []).append(socket)
         auth = auth if isinstance(auth, dict) else {}
@@ -193,6 +191,8 @@ class CallerNamespace(socketio.AsyncNamespace):
     async def _send(self, socket: _Socket, event: Event | Message) -> None:
         socket.last_sent = event["data"]["seq"]
         await self.emit(event["event"], event["data"], to=socket.sid)
+        if event["event"] == "session_ended":
+            socket.ended.set()
 
     async def _catch_up(self, socket: _Socket, last_seq: int) -> dict[str, Any]:
         """Send what the socket missed after ``last_seq``, then what waited meanwhile."""
@@ -231,11 +231,24 @@ class CallerNamespace(socketio.AsyncNamespace):
         sockets close."""
         if message.get("kind") != "caller":
             return
+        nonce = message.get("nonce")
+        ended: set[int] = set()
         for socket in [s for s in self._sockets.values()
-                       if s.caller_id == message.get("person_id") and s.account_id == message.get("account_id")]:
-            await self.client.request("end", account_id=socket.account_id, session_id=socket.session_id,
-                                      caller_id=socket.caller_id, payload={"reason": "signed_out"})
-            await self.disconnect(socket.sid)
+                       if s.caller_id == message.get("person_id") and s.account_id == message.get("account_id")
+                       and nonce in (None, s.nonce)]:
+            if socket.session_id not in ended:
+                ended.add(socket.session_id)
+                await self.client.request("end", account_id=socket.account_id, session_id=socket.session_id,
+                                          caller_id=socket.caller_id, payload={"reason": "signed_out"})
+            self._spawn(self._close_after_the_end(socket))
+
+    async def _close_after_the_end(self, socket: _Socket, wait: float = 2.0) -> None:
+        """Let the page hear why its session ended, then close the socket."""
+        try:
+            await asyncio.wait_for(socket.ended.wait(), wait)
+        except TimeoutError:
+            pass
+        await self.disconnect(socket.sid)
 
     async def _announce_presence(self) -> None:
         while True:

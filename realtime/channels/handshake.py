@@ -10,7 +10,8 @@ from typing import Any, NoReturn
 from socketio.exceptions import ConnectionRefusedError
 from yarl import URL
 
-from realtime.sessions import Identity, SessionSigner, identity_from_cookie_header
+from realtime.sessions import Identity, SessionSigner, identity_from_cookie_header, live_identity_from_cookie_header
+from realtime.store.database import Store
 
 
 class HandshakeRefused(Exception):
@@ -39,18 +40,22 @@ def same_origin(origin: str | None, host: str | None) -> bool:
         return False
 
 
-def signed_in(environ: dict[str, Any], signer: SessionSigner) -> Identity:
-    """The person the handshake's cookie names, from one of this site's pages."""
+async def signed_in(environ: dict[str, Any], store: Store, signer: SessionSigner) -> Identity:
+    """The person the handshake's cookie names, from one of this site's pages, with a
+    sign-in that is still live (not signed out, revoked or deactivated)."""
     if not same_origin(environ.get("HTTP_ORIGIN"), environ.get("HTTP_HOST")):
         raise HandshakeRefused("bad-origin", "Connect from this site's own pages.")
-    identity = identity_from_cookie_header(environ.get("HTTP_COOKIE"), signer)
-    if identity is None:
-        raise HandshakeRefused("not-signed-in", "Sign in first.")
-    return identity
+    header = environ.get("HTTP_COOKIE")
+    identity = await live_identity_from_cookie_header(header, store, signer)
+    if identity is not None:
+        return identity
+    if identity_from_cookie_header(header, signer) is not None:
+        raise HandshakeRefused("session-ended", "Your sign-in has ended (signed out or deactivated); sign in again.")
+    raise HandshakeRefused("not-signed-in", "Sign in first.")
 
 
-def caller_identity(environ: dict[str, Any], signer: SessionSigner) -> Identity:
-    identity = signed_in(environ, signer)
+async def caller_identity(environ: dict[str, Any], store: Store, signer: SessionSigner) -> Identity:
+    identity = await signed_in(environ, store, signer)
     if identity.kind != "caller":
         raise HandshakeRefused("not-a-caller", "Only callers can open the caller app.")
     return identity

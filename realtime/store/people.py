@@ -1,5 +1,8 @@
 """Signing people in to the pages: users (admins, supervisors) by email, web callers by
-username, each with a password. Phones-only callers have no password: they dial in."""
+username, each with a password. Phones-only callers have no password: they dial in.
+
+Emails are unique across accounts, and so are caller usernames: a log-in names one user
+and at most one caller (a caller may have chosen a username that is someone's email)."""
 from __future__ import annotations
 
 import asyncio
@@ -15,9 +18,6 @@ from realtime.store.passwords import hash_password, needs_rehash, verify_passwor
 
 logger = logging.getLogger(__name__)
 
-# Caller usernames are unique per account, so one name may match in several accounts; the
-# password tells them apart. Bounded, so a common name cannot make a log-in arbitrarily slow.
-MAX_CANDIDATES = 20
 # Checked when nobody matches, so an unknown name costs as long as a wrong password.
 _DUMMY_HASH = hash_password("no such person")
 
@@ -32,9 +32,11 @@ class SignedIn:
 
 
 async def sign_in(session: AsyncSession, login: str, password: str) -> SignedIn | None:
-    """Who ``login`` (an email or a caller's username) and ``password`` belong to, or None."""
+    """Who ``login`` (an email or a caller's username) and ``password`` belong to, or None.
+
+    Text no database can hold (a NUL, a lone surrogate) matches nobody, without a query."""
     login = login.strip()
-    if not login or not password:
+    if not login or not password or not (storable(login) and storable(password)):
         return None
     candidates: list[User | Caller] = []
     if "@" in login:
@@ -42,8 +44,7 @@ async def sign_in(session: AsyncSession, login: str, password: str) -> SignedIn 
             select(User).where(User.email == normalize_email(login), User.active.is_(True))))
     candidates.extend(await session.scalars(
         select(Caller).where(Caller.username == login, Caller.active.is_(True), Caller.phones_only.is_(False),
-                             Caller.password_hash.is_not(None))
-        .order_by(Caller.id).limit(MAX_CANDIDATES)))
+                             Caller.password_hash.is_not(None))))
     if not candidates:
         await asyncio.to_thread(verify_password, _DUMMY_HASH, password)
         return None
@@ -52,19 +53,23 @@ async def sign_in(session: AsyncSession, login: str, password: str) -> SignedIn 
         if await asyncio.to_thread(verify_password, person.password_hash, password):
             if needs_rehash(person.password_hash):
                 person.password_hash = await asyncio.to_thread(hash_password, password)
-            return _signed_in(person)
+            return signed_in(person)
     return None
 
 
-async def describe(session: AsyncSession, kind: str, person_id: int, account_id: int) -> SignedIn | None:
-    """The signed-in person behind a session cookie, if still there and active."""
-    model = User if kind == "user" else Caller
-    person = await session.scalar(
-        select(model).where(model.id == person_id, model.account_id == account_id, model.active.is_(True)))
-    return None if person is None else _signed_in(person)
+def storable(text: str) -> bool:
+    """Whether the databases can hold ``text``: UTF-8 without lone surrogates, and no NUL
+    (PostgreSQL refuses both; SQLite's driver the first)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
-def _signed_in(person: User | Caller) -> SignedIn:
+def signed_in(person: User | Caller) -> SignedIn:
     if isinstance(person, User):
         return SignedIn("user", person.id, person.account_id, person.role.value, person.name or person.email)
     return SignedIn("caller", person.id, person.account_id, "caller", person.name or person.username)

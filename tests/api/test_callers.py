@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from sqlalchemy import select
 
 from realtime.store.models import Caller
 from realtime.store.passwords import verify_password
 from tests.api import samples
+
+
+def unique(name: str) -> str:
+    """A username no other test takes: usernames are unique across every account in the database."""
+    return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
 async def password_hash(api, caller_id: int) -> str | None:
@@ -17,7 +23,7 @@ async def password_hash(api, caller_id: int) -> str | None:
 
 async def test_a_web_caller_has_a_hashed_write_only_password_and_a_pin(any_api):
     campaign = await samples.campaign(any_api)
-    caller = await any_api.post("/v1/callers", {"name": "Ann", "username": "ann", "password": "correct horse",
+    caller = await any_api.post("/v1/callers", {"name": "Ann", "username": unique("ann"), "password": "correct horse",
                                                 "campaign_id": campaign["id"]})
     assert "password" not in caller and "password_hash" not in caller
     assert caller["pin"].isdigit() and len(caller["pin"]) == 6
@@ -35,14 +41,14 @@ async def test_a_web_caller_has_a_hashed_write_only_password_and_a_pin(any_api):
 
 
 async def test_phones_only_callers_have_no_password(api):
-    caller = await api.post("/v1/callers", {"username": "phoney", "phones_only": True})
+    caller = await api.post("/v1/callers", {"username": unique("phoney"), "phones_only": True})
     assert caller["phones_only"] is True and caller["pin"]
     assert await password_hash(api, caller["id"]) is None
 
     status, body, _ = await api.call("PATCH", f"/v1/callers/{caller['id']}", json={"phones_only": False})
     assert status == 422
     assert body["error"]["details"]["fields"] == {"password": "required for web callers (or set phones_only)"}
-    status, body, _ = await api.call("POST", "/v1/callers", json={"username": "x", "phones_only": True,
+    status, body, _ = await api.call("POST", "/v1/callers", json={"username": unique("x"), "phones_only": True,
                                                                   "password": "long enough"})
     assert status == 422 and "password" in body["error"]["details"]["fields"]
 
@@ -56,15 +62,19 @@ async def test_pins_are_unique_in_the_account(api):
     assert len(set(pins)) == len(pins)
 
 
-async def test_usernames_are_unique_per_account(any_api):
-    await any_api.post("/v1/callers", {"username": "sam", "password": "long enough"})
-    status, body, _ = await any_api.call("POST", "/v1/callers", json={"username": "sam", "password": "long enough"})
+async def test_usernames_are_unique_across_accounts_as_the_sign_in_names_the_caller(any_api):
+    sam, max_ = unique("sam"), unique("max")
+    first = await any_api.post("/v1/callers", {"username": sam, "password": "long enough"})
+    for account in (any_api.alice, any_api.bob):  # /login takes the username alone
+        status, body, _ = await any_api.call("POST", "/v1/callers", as_=account,
+                                             json={"username": sam, "password": "long enough"})
+        assert status == 409 and body["error"]["id"] == "username-taken"
+        assert body["error"]["details"] == {"fields": {"username": "taken"}}
+    second = await any_api.post("/v1/callers", {"username": max_, "password": "long enough"}, as_=any_api.bob)
+    status, body, _ = await any_api.call("PATCH", f"/v1/callers/{second['id']}", json={"username": sam},
+                                         as_=any_api.bob)
     assert status == 409 and body["error"]["id"] == "username-taken"
-    other = await any_api.post("/v1/callers", {"username": "sam", "password": "long enough"}, as_=any_api.bob)
-    assert other["username"] == "sam"
-    second = await any_api.post("/v1/callers", {"username": "max", "password": "long enough"})
-    status, body, _ = await any_api.call("PATCH", f"/v1/callers/{second['id']}", json={"username": "sam"})
-    assert status == 409 and body["error"]["id"] == "username-taken"
+    assert (await any_api.patch(f"/v1/callers/{first['id']}", {"username": sam}))["username"] == sam
 
 
 async def test_validation_names_every_bad_field(api):
@@ -93,11 +103,13 @@ async def test_joining_a_group_takes_its_campaign_and_filters(api):
 
 
 async def test_simultaneous_creates_of_one_username_make_one_caller(any_api):
-    body = {"username": "twin", "password": "long enough"}
-    results = await asyncio.gather(*(any_api.call("POST", "/v1/callers", json=body) for _ in range(4)))
+    body = {"username": unique("twin"), "password": "long enough"}
+    results = await asyncio.gather(*(any_api.call("POST", "/v1/callers", json=body, as_=account)
+                                     for account in (any_api.alice, any_api.bob, any_api.alice, any_api.bob)))
     assert sorted(status for status, _, _ in results) == [201, 409, 409, 409]
-    listed = await any_api.get("/v1/callers", params={"username": "twin"})
-    assert listed["total"] == 1
+    listed = [await any_api.get("/v1/callers", params={"username": body["username"]}, as_=account)
+              for account in (any_api.alice, any_api.bob)]
+    assert sum(page["total"] for page in listed) == 1
 
 
 async def test_simultaneous_writes_all_land(any_api):

@@ -40,8 +40,9 @@ async def seed(api) -> int:
         await session.flush()
         campaign = Campaign(account_id=account_id, name="Vote", dialer_mode=DialerMode.PREDICTIVE,
                             script_id=script.id)
-        ann = Caller(account_id=account_id, name="Ann", username="ann", pin="1111")
-        bob = Caller(account_id=account_id, name="", username="bob", pin="2222")
+        # Usernames are unique across the accounts sharing the test database.
+        ann = Caller(account_id=account_id, name="Ann", username=f"ann-{account_id}", pin="1111")
+        bob = Caller(account_id=account_id, name="", username=f"bob-{account_id}", pin="2222")
         session.add_all([campaign, ann, bob])
         await session.flush()
         yes, no, _maybe = question.responses
@@ -101,7 +102,7 @@ async def test_report_counts_and_percentages(any_api):
     assert report["callers"] == [
         {"caller_id": ann, "name": "Ann", "calls": 2, "conversations": 2, "talk_seconds": 90.0,
          "wrap_up_seconds": 15.0, "answers": 2},
-        {"caller_id": bob, "name": "bob", "calls": 1, "conversations": 1, "talk_seconds": 90.0,
+        {"caller_id": bob, "name": f"bob-{any_api.alice.account_id}", "calls": 1, "conversations": 1, "talk_seconds": 90.0,
          "wrap_up_seconds": 20.0, "answers": 1},
     ]
     # Human-answered: 3 completed + abandoned ones; the two-day-old abandon is outside 24 hours.

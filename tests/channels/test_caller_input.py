@@ -60,7 +60,7 @@ async def test_a_deactivated_caller_or_one_without_a_campaign_is_refused(product
     assert (await refused(client))["id"] == "no-campaign"
     async with product.store.transaction() as session:
         await session.execute(update(Caller).where(Caller.id == caller_id).values(active=False))
-    assert (await refused(client))["id"] == "caller-inactive"
+    assert (await refused(client))["id"] == "session-ended"  # deactivation ends sign-ins
 
 
 async def test_a_supervisor_cannot_open_the_caller_app(product, floor, callers):

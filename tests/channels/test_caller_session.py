@@ -3,6 +3,7 @@ calling hours or a grace period, following campaign and script edits, and surviv
 restart of the engine."""
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 
@@ -145,3 +146,18 @@ async def test_a_restarted_engine_takes_back_a_call_and_the_caller_carries_on(tm
     finally:
         await again.close()
         await restarted.server.close()
+
+
+async def test_signing_out_ends_the_session_and_closes_its_sockets(product, floor, callers):
+    campaign = await add_campaign(product.store, floor, DialerMode.PREVIEW, [phone(PERSON)])
+    _, username = await add_caller(product.store, floor, campaign)
+    caller = await callers(username).open()
+    await caller.ok("start")
+    await caller.next("lead_presented")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{product.url}/logout", headers={"Cookie": caller.cookie, "Origin": product.url,
+                                                               "Content-Type": "application/json"}) as resp:
+            assert resp.status == 200
+    assert (await caller.next("session_ended"))["reason"] == "signed_out"
+    await asyncio.wait_for(caller.sio.wait(), 5)  # the server closed the socket
+    assert not caller.sio.connected

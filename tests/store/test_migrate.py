@@ -91,3 +91,40 @@ async def test_a_file_that_is_no_database_is_store_unavailable(tmp_path) -> None
     path.write_text("not a database\n" * 1000)
     with pytest.raises(StoreUnavailable, match="SQLite file .*notes.txt"):
         await migrate.current(f"sqlite+aiosqlite:///{path}")
+
+
+async def test_usernames_two_accounts_share_are_told_apart_when_they_become_the_log_in(empty_database_url: str) -> None:
+    # Before 0003 a username was unique in its account only; from 0003 /login takes it alone.
+    url = empty_database_url
+    await migrate.upgrade(url, "0002")
+    store = Store(url)
+    try:
+        async with store.engine.begin() as conn:
+            for account_id in (1, 2, 3):
+                await conn.execute(text(
+                    "INSERT INTO accounts (id, name, api_key, api_secret, record_calls, abandonment_limit, time_zone,"
+                    " created_at) VALUES (:id, 'A', :key, 's', false, 0.03, 'UTC', CURRENT_TIMESTAMP)"),
+                    {"id": account_id, "key": f"ak_{account_id}"})
+            for caller_id, account_id, username in ((1, 1, "ann"), (2, 2, "ann"), (3, 3, "ann"), (4, 2, "bob"),
+                                                    (5, 1, "ann-2")):
+                await conn.execute(text(
+                    "INSERT INTO callers (id, account_id, name, username, phones_only, pin, active, created_at)"
+                    " VALUES (:id, :account, '', :username, false, :pin, true, CURRENT_TIMESTAMP)"),
+                    {"id": caller_id, "account": account_id, "username": username, "pin": f"{caller_id:06d}"})
+    finally:
+        await store.close()
+
+    await migrate.upgrade(url)
+    store = Store(url)
+    try:
+        async with store.engine.connect() as conn:
+            rows = dict((await conn.execute(text("SELECT id, username FROM callers"))).all())
+    finally:
+        await store.close()
+    # The oldest keeps the name; the others get their account's number, made unique if need be.
+    assert rows[1] == "ann" and rows[4] == "bob" and rows[5] == "ann-2" and rows[3] == "ann-3"
+    assert rows[2] not in ("ann", "ann-2") and rows[2].startswith("ann-2")
+    assert len(set(rows.values())) == len(rows)
+
+    await migrate.downgrade(url, "0002")  # and back, keeping the new names
+    assert await migrate.current(url) == "0002"

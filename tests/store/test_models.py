@@ -129,11 +129,13 @@ async def test_household_phone_is_unique_per_campaign(store: Store) -> None:
         assert len((await session.scalars(select(Household))).all()) == 2
 
 
-async def test_caller_username_and_pin_are_unique_per_account(store: Store) -> None:
+async def test_caller_usernames_are_unique_everywhere_and_pins_per_account(store: Store) -> None:
     acme, other = await account(store, "acme"), await account(store, "other")
     await add(store, Caller(account_id=acme.id, username="ann", pin="111111"))
-    # Another account may use the same username and PIN.
-    await add(store, Caller(account_id=other.id, username="ann", pin="111111"))
+    # Another account may use the same PIN, but not the username: /login takes it alone.
+    await add(store, Caller(account_id=other.id, username="bea", pin="111111"))
+    with pytest.raises(IntegrityError):
+        await add(store, Caller(account_id=other.id, username="ann", pin="222222"))
     with pytest.raises(IntegrityError):
         await add(store, Caller(account_id=acme.id, username="ann", pin="222222"))
     with pytest.raises(IntegrityError):

@@ -43,7 +43,7 @@ async def populate(store: Store, name: str) -> dict[type, int]:
                             dialer_mode=DialerMode.POWER, script_id=script.id)
         session.add(campaign)
         await session.flush()
-        caller = Caller(account_id=account.id, username="same-name", pin="123456", campaign_id=campaign.id)
+        caller = Caller(account_id=account.id, username=f"{name}-caller", pin="123456", campaign_id=campaign.id)
         lead_list = LeadList(account_id=account.id, campaign_id=campaign.id, name=f"{name} list")
         session.add_all([caller, lead_list])
         await session.flush()
@@ -65,7 +65,7 @@ async def test_scoped_queries_return_only_the_accounts_rows(store: Store) -> Non
             assert [row.id for row in ids] == [acme[model]], model.__name__
         # Columns of a model are scoped like the model.
         usernames = await session.execute(scoped(select(Caller.id, Caller.username), other[Account]))
-        assert usernames.all() == [(other[Caller], "same-name")]
+        assert usernames.all() == [(other[Caller], "other-caller")]
 
 
 async def test_get_owned_refuses_another_accounts_row(store: Store) -> None:

@@ -24,6 +24,7 @@ from realtime.store.models.script import (
     Transfer,
     TransferType,
 )
+from realtime.store.models.sign_in import SignIn
 from realtime.store.models.webhook import DeliveryStatus, WebhookDelivery
 
 __all__ = [
@@ -31,6 +32,6 @@ __all__ = [
     "CallerGroup", "CallerSession", "CallerSessionStatus", "Campaign", "CampaignLease", "CustomLeadField",
     "DeliveryStatus", "DialerMode", "Household", "HouseholdStatus", "Lead", "LeadList",
     "LeadStatus", "ListRejection", "ListStatus", "Note", "NoteResponse", "PossibleResponse",
-    "Question", "Recording", "Script", "ScriptText", "SupervisorAction", "Transfer",
+    "Question", "Recording", "Script", "ScriptText", "SignIn", "SupervisorAction", "Transfer",
     "TransferAttempt", "TransferType", "User", "UserRole", "WebhookDelivery",
 ]

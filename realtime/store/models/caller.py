@@ -23,12 +23,14 @@ class CallerGroup(IdMixin, CreatedMixin, AccountScoped, Base):
 class Caller(IdMixin, CreatedMixin, AccountScoped, Base):
     __tablename__ = "callers"
     __table_args__ = (
+        # From the first schema; the unique index on username alone (0003) is the rule now.
         UniqueConstraint("account_id", "username"),
         UniqueConstraint("account_id", "pin"),
     )
 
     name: Mapped[str] = mapped_column(String(200), default="")
-    username: Mapped[str] = mapped_column(String(200))
+    # Unique across accounts: /login takes the username alone, so it must name one caller.
+    username: Mapped[str] = mapped_column(String(200), unique=True, index=True)
     # Phones-only callers have no browser log-in: they dial in and identify with the PIN.
     password_hash: Mapped[str | None] = mapped_column(String(255))
     phones_only: Mapped[bool] = mapped_column(default=False)
