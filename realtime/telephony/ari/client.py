@@ -1,6 +1,7 @@
 """Asyncio ARI client: REST calls as methods, the events websocket as ordered handlers.
 
-What it relies on is only what a real Asterisk 22 does (``../shared/ari-notes.md``):
+What it relies on is only what a real Asterisk 22 does (its recorded answers and events
+are test data in ``tests/telephony/data/ari-observed``):
 every outcome of a request arrives as events keyed on ``channel.id``/``bridge.id``, and
 a REST reply may arrive *after* the events it caused, so register handlers (or create a
 :meth:`AriClient.wait_for` waiter) for an id before the request that uses it.

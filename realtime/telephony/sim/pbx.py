@@ -3,7 +3,7 @@
 Operations mirror ARI calls and raise `AriError` the way Asterisk 22 answers them; call
 progress runs on loop timers (``call_later``), one set per channel, so thousands of calls
 cost no tasks. Event sequences and field orders follow the recordings in
-``shared/ari-observed``.
+``tests/telephony/data/ari-observed``.
 """
 from __future__ import annotations
 

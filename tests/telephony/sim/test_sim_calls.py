@@ -1,5 +1,5 @@
 """Calls through the simulator produce the event sequences a real Asterisk 22 produced
-(``shared/ari-observed``), per channel, with the same field sets and key orders."""
+(``tests/telephony/data/ari-observed``), per channel, with the same field sets and key orders."""
 from __future__ import annotations
 
 import re
