@@ -166,6 +166,11 @@ class AriClient:
         """``callback(live_channels, live_bridges)`` after each reconnect, before any newer event."""
         return _register(self._reconnect_callbacks, callback)
 
+    async def settle(self) -> None:
+        """Until every event received so far has been delivered to its handlers (so what
+        they track is up to date). Not from inside a handler: it would wait for itself."""
+        await self._dispatcher.settle()
+
     def wait_for(self, predicate: EventPredicate, timeout: float) -> EventWaiter:
         """The first event from now on for which ``predicate`` is true; await the result.
 
