@@ -28,15 +28,8 @@ PG_USER = os.environ.get("REALTIME_TEST_PG_USER", "postgres")
 REDIS_HOST = os.environ.get("REALTIME_TEST_REDIS_HOST", "127.0.0.1")
 REDIS_PORT = int(os.environ.get("REALTIME_TEST_REDIS_PORT", "6379"))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-# shared/ sits beside the repository, in CI as on a developer's machine.
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-ARI_OBSERVED = SHARED / "ari-observed"
-
-
-def recordings_missing() -> None:
-    """Where the real Asterisk recordings are needed: skip locally, fail in CI."""
-    if not (ARI_OBSERVED / "probe-events.jsonl").is_file():
-        service_missing(f"the Asterisk recordings at {ARI_OBSERVED}")
+# What a real Asterisk 22.10.1 sent and answered (see its README.md): test data in the repository.
+ARI_OBSERVED = Path(__file__).resolve().parent / "telephony" / "data" / "ari-observed"
 
 
 def service_missing(what: str) -> None:

@@ -16,15 +16,17 @@ from .errors import (
 )
 from .lead_leg import LeadLeg, Verdict, dial_lead
 from .leg import EndedBy, Leg, LegEnd, LegState
+from .orphans import Claimer, LiveChannel, Orphan, Reaped
 from .roles import ChannelRole, Role
-from .service import LiveChannel, Resync, Telephony, start_telephony
+from .service import Resync, Telephony, start_telephony
 from .supervision import Mode, Supervision
 from .transfer import Transfer, TransferEnd, TransferKind
 
 __all__ = [
-    "CallEnded", "CallerUnreachable", "ChannelRole", "Conference", "ConferenceClosed", "DialFailed",
-    "DialTemplate", "EndedBy", "InvalidEndpoint", "InvalidMode", "InvalidNumber", "LeadLeg", "Leg",
-    "LegEnd", "LegState", "LiveChannel", "Mode", "NotAnswered", "Resync", "Role", "Supervision",
+    "CallEnded", "CallerUnreachable", "ChannelRole", "Claimer", "Conference", "ConferenceClosed",
+    "DialFailed", "DialTemplate", "EndedBy", "InvalidEndpoint", "InvalidMode", "InvalidNumber", "LeadLeg",
+    "Leg", "LegEnd", "LegState", "LiveChannel", "Mode", "NotAnswered", "Orphan", "Reaped", "Resync", "Role",
+    "Supervision",
     "Telephony", "TelephonyError", "Transfer", "TransferEnd", "TransferKind", "Verdict", "dial_lead",
     "start_telephony", "user_endpoint",
 ]

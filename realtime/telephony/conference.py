@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -20,16 +19,12 @@ from .ari.events import BridgeDestroyed, BridgeGone, ChannelEnteredBridge, Chann
 from .endpoints import user_endpoint
 from .errors import CallerUnreachable, CallEnded, ConferenceClosed, DialFailed
 from .leg import Leg, LegEnd
-from .roles import SESSION, ChannelRole, Role
+from .roles import SESSION, ChannelRole, Role, caller_channel_id, conference_bridge_id
 
 if TYPE_CHECKING:
     from .service import LiveChannel, Telephony
 
 logger = logging.getLogger(__name__)
-
-
-def conference_bridge_id(session_id: str) -> str:
-    return f"conf-{session_id}"
 
 
 def _is_party(channel: Channel) -> bool:
@@ -86,8 +81,7 @@ class Conference:
         conference = cls(telephony, session_id, campaign_id, moh_class=moh_class)
         await conference._create_bridge()
         try:
-            channel_id = f"caller-{session_id}-{secrets.token_hex(4)}"
-            leg = await Leg.originate(telephony, channel_id, endpoint, conference.role(Role.CALLER),
+            leg = await Leg.originate(telephony, caller_channel_id(session_id), endpoint, conference.role(Role.CALLER),
                                       caller_id=caller_id, timeout=ring_timeout)
             try:
                 await leg.answered
@@ -228,16 +222,29 @@ class Conference:
             self._changed.notify_all()
 
     async def _set_moh(self, on: bool) -> None:
+        """Start or stop the bridge's music. Never raises an ARI error: music is a comfort,
+        and a call must not fail (nor a background task die) because of it."""
         if on == self.moh_playing or self.closed.done():
             return
+        client = self.telephony.client
         try:
             if on:
-                await self.telephony.client.bridge_start_moh(self.bridge_id, self.moh_class)
+                await client.bridge_start_moh(self.bridge_id, self.moh_class)
             else:
-                await self.telephony.client.bridge_stop_moh(self.bridge_id)
-            self.moh_playing = on
+                await client.bridge_stop_moh(self.bridge_id)
         except NoSuchBridge:
-            pass
+            return  # gone: BridgeDestroyed (or BridgeGone) closes the conference
+        except AriConflict:
+            if on:
+                logger.warning("conference %s: music on hold not started (409)", self.bridge_id)
+                return
+            # Asterisk 22 answers 409 "Bridge isn't playing music" when none plays (as after
+            # a reconnect, where we cannot know): not playing is what we asked for.
+        except AriError as exc:
+            logger.warning("conference %s: music on hold not %s: %s", self.bridge_id,
+                           "started" if on else "stopped", exc)
+            return
+        self.moh_playing = on
 
     # -- events --------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
@@ -249,7 +256,7 @@ class Conference:
         elif isinstance(event, ChannelLeftBridge):
             if event.channel.id in self.members:
                 self.members.discard(event.channel.id)
-                self.telephony.spawn(self._update_moh())
+                self.telephony.spawn(self._update_moh(), f"music on hold of {self.bridge_id}")
         elif isinstance(event, (BridgeDestroyed, BridgeGone)):
             self._closed("lost" if isinstance(event, BridgeGone) else "destroyed")
 
@@ -257,7 +264,7 @@ class Conference:
         """After a reconnect: members as Asterisk has them now (leave events were lost)."""
         self.members = {cid for cid in bridge.channels if cid in channels and _is_party(channels[cid])}
         self.moh_playing = not self.caller_alone  # unknown after the gap: force a re-apply
-        self.telephony.spawn(self._update_moh())
+        self.telephony.spawn(self._update_moh(), f"music on hold of {self.bridge_id} after a reconnect")
 
     def _closed(self, why: str) -> None:
         self._registration.remove()

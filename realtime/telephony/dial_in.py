@@ -22,7 +22,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
-from .ari import AriConflict, NoSuchChannel, NoSuchPlayback
+from .ari import AriConflict, AriError, NoSuchChannel, NoSuchPlayback
 from .ari.dispatch import Registration
 from .ari.events import (
     ChannelDestroyed,
@@ -34,7 +34,7 @@ from .ari.events import (
     StasisStart,
 )
 from .conference import Conference
-from .errors import CallEnded, CallerUnreachable
+from .errors import CallEnded, CallerUnreachable, TelephonyError
 
 if TYPE_CHECKING:
     from .service import Telephony
@@ -75,6 +75,7 @@ class DialInEnd(str, enum.Enum):
     JOINED = "joined"        # in the conference: ``DialInResult.conference``
     REFUSED = "refused"      # no valid PIN in the attempts allowed; we hung up
     HUNG_UP = "hung-up"      # the caller hung up before joining
+    FAILED = "failed"        # Asterisk refused a step, or the conference closed meanwhile; we hung up
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,15 +137,18 @@ class DialIn:
             return
         # Listen before returning to the dispatcher, so no digit or hangup slips past.
         call = _PinCall(self, event.channel.id, event.channel.caller.number)
-        self.telephony.spawn(self._serve(call))
+        self.telephony.spawn(self._serve(call), f"dial-in {call.channel_id}")
 
     async def _serve(self, call: _PinCall) -> None:
         result = await call.run()
         logger.info("dial-in %s from %r: %s after %d attempt(s)", call.channel_id, call.caller_number,
                     result.outcome.value, result.attempts)
-        outcome = self.on_result(result)
-        if outcome is not None:
-            await outcome
+        try:
+            outcome = self.on_result(result)
+            if outcome is not None:
+                await outcome
+        except Exception:
+            logger.exception("dial-in %s: the result handler failed on %s", call.channel_id, result.outcome.value)
 
 
 class _PinCall:
@@ -158,6 +162,8 @@ class _PinCall:
         self.attempts = 0
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._registration = self.client.on_channel(channel_id, self._events.put_nowait)
+        # Ours while we ask for the PIN (then the caller's leg tracks it): not an orphan.
+        dial_in.telephony.track_channel(channel_id)
 
     def _result(self, outcome: DialInEnd, target: DialInTarget | None = None,
                 conference: Conference | None = None) -> DialInResult:
@@ -183,15 +189,18 @@ class _PinCall:
             return self._result(DialInEnd.REFUSED)
         except (_CallerLeft, NoSuchChannel, AriConflict, CallEnded, CallerUnreachable):
             return self._result(DialInEnd.HUNG_UP)
+        except (AriError, TelephonyError) as exc:
+            logger.warning("dial-in %s failed after %d attempt(s): %s; hanging up", self.channel_id,
+                           self.attempts, exc)
+            await self._hangup_or_log()
+            return self._result(DialInEnd.FAILED)
         except BaseException:
             # Shut down, or something broke: nobody else will ever serve this caller.
-            try:
-                await self._hangup()
-            except Exception as exc:
-                logger.warning("dial-in %s not hung up: %s", self.channel_id, exc)
+            await self._hangup_or_log()
             raise
         finally:
             self._registration.remove()
+            self.dial_in.telephony.untrack_channel(self.channel_id)
 
     async def _join(self, target: DialInTarget) -> Conference:
         conference = target.conference
@@ -255,3 +264,9 @@ class _PinCall:
             await self.client.hangup(self.channel_id)
         except NoSuchChannel:
             pass
+
+    async def _hangup_or_log(self) -> None:
+        try:
+            await self._hangup()
+        except Exception as exc:
+            logger.warning("dial-in %s not hung up: %s", self.channel_id, exc)

@@ -35,7 +35,7 @@ from .ari import AriError, NoSuchChannel
 from .ari.events import ChannelEnteredBridge, Event, PlaybackFinished, PlaybackStarted, StasisStart
 from .errors import CallEnded
 from .leg import Leg, LegState, utcnow
-from .roles import ChannelRole, Role
+from .roles import ChannelRole, Role, lead_channel_id
 
 if TYPE_CHECKING:
     from .conference import Conference
@@ -129,10 +129,10 @@ class LeadLeg(Leg):
             if self._pending is not None:
                 kind, media = self._pending
                 self._pending = None
-                self.telephony.spawn(self._play_or_hang_up(kind, media))
+                self.telephony.spawn(self._play_or_hang_up(kind, media), f"{kind} message to {self.id}")
         elif self.amd and not self.answered.done():
             self.state = LegState.DETECTING
-            self.telephony.spawn(self._detect())
+            self.telephony.spawn(self._detect(), f"answering-machine detection of {self.id}")
         else:
             self._decide((Verdict.HUMAN.value,), event.timestamp)
 
@@ -157,7 +157,7 @@ class LeadLeg(Leg):
             await self._play(kind, media)
         except (AriError, CallEnded) as exc:
             logger.warning("lead %s: %s message not played (%s); hanging up", self.id, kind, exc)
-            await self.hangup()
+            await self.hangup_or_log(f"{kind} message not played")
 
     def _on_other(self, event: Event) -> None:
         if isinstance(event, (PlaybackStarted, PlaybackFinished)):
@@ -170,8 +170,9 @@ class LeadLeg(Leg):
                 else:
                     self.voicemail_started_at = at
             else:
+                kind = SAFE_HARBOR if event.playback.id.startswith(SAFE_HARBOR) else VOICEMAIL
                 self._playback_id = None
-                self.telephony.spawn(self.hangup())
+                self.telephony.spawn(self.hangup_or_log(f"{kind} message played"), f"hangup of {self.id}")
         elif isinstance(event, ChannelEnteredBridge):
             if self.conference is not None and event.bridge.id == self.conference.bridge_id:
                 self.connected_at = self.connected_at or event.timestamp or utcnow()
@@ -185,7 +186,7 @@ class LeadLeg(Leg):
         else:
             # Answered while we were away, AMD never ran: decide now rather than wait.
             self.state = LegState.DETECTING
-            self.telephony.spawn(self._detect())
+            self.telephony.spawn(self._detect(), f"answering-machine detection of {self.id}")
 
 
 async def dial_lead(
@@ -209,6 +210,6 @@ async def dial_lead(
     endpoint = telephony.dial_template.endpoint(number)
     role = ChannelRole(Role.LEAD, session_id=session_id, campaign_id=campaign_id, call_id=call_id)
     leg = await LeadLeg.originate(
-        telephony, f"lead-{call_id}", endpoint, role, caller_id=caller_id, timeout=ring_timeout, amd=amd)
+        telephony, lead_channel_id(call_id), endpoint, role, caller_id=caller_id, timeout=ring_timeout, amd=amd)
     assert isinstance(leg, LeadLeg)
     return leg

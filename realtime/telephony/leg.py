@@ -213,6 +213,14 @@ class Leg:
         except NoSuchChannel:
             pass
 
+    async def hangup_or_log(self, doing: str) -> None:
+        """:meth:`hangup` for work nobody awaits: an ARI error is logged, with ``doing``
+        (what the hangup is part of), instead of raised."""
+        try:
+            await self.hangup()
+        except AriError as exc:
+            logger.warning("%s not hung up (%s): %s", self, doing, exc)
+
     def require_up(self) -> None:
         if self.ended.done():
             raise CallEnded(f"{self.role.role.value} leg {self.id} has hung up")

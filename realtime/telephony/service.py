@@ -1,9 +1,14 @@
-"""The telephony facade: one ARI connection, the settings call control needs, and
-rebuilding call state after a reconnect or a restart.
+"""The telephony facade: one ARI connection, the settings call control needs, what
+this engine owns in Asterisk, and rebuilding call state after a reconnect or a restart.
 
 ``start_telephony(settings)`` is what the server runs: with no ``ari_url`` it starts the
 built-in PBX simulator on a loopback port and connects to it, otherwise it connects to the
 configured Asterisk.
+
+Channels and bridges left in Asterisk by a dead engine are reaped (:mod:`.orphans`):
+once the engine has registered its claimers (``add_claimer``) it calls
+:meth:`Telephony.reap_orphans_at_start`; from then on every reconnect of the events
+websocket reaps again, after the resync.
 """
 from __future__ import annotations
 
@@ -15,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from realtime.health import ComponentHealth
 
-from .ari import AriClient, Bridge, Channel, NoSuchChannel
+from .ari import AriClient, AriError, Bridge, Channel
 from .endpoints import DialTemplate
-from .roles import VARIABLES, ChannelRole
+from .errors import TelephonyError
+from .orphans import Claimer, LiveChannel, Reaped, reap, take_census
 
 if TYPE_CHECKING:
     from realtime.config import Settings
@@ -27,15 +33,6 @@ if TYPE_CHECKING:
     from .sim.server import RunningSimulator
 
 logger = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class LiveChannel:
-    """One of our channels found alive in Asterisk, with the role it carries."""
-
-    channel: Channel
-    role: ChannelRole
-    bridge_id: str | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,8 +63,13 @@ class Telephony:
         self.simulator = simulator
         self._legs: dict[str, Leg] = {}
         self._conferences: dict[str, Conference] = {}
+        self._channels: set[str] = set()   # ours but not legs: snoops, callers typing a PIN
+        self._bridges: set[str] = set()    # ours but not conferences: transfer, supervision
         self._tasks: set[asyncio.Task[Any]] = set()
         self._resync_callbacks: list[ResyncCallback] = []
+        self._claimers: list[Claimer] = []
+        self._reaping = False              # after reconnects: only once the engine asked for it
+        self._reap_lock = asyncio.Lock()
         client.on_reconnect(self._on_reconnect)
 
     @property
@@ -109,7 +111,29 @@ class Telephony:
         if self._conferences.get(conference.bridge_id) is conference:
             del self._conferences[conference.bridge_id]
 
-    async def wait_ready(self, timeout: float) -> None:
+    def track_channel(self, channel_id: str) -> None:
+        """A channel of ours that is not a :class:`Leg` (a snoop, a caller typing a PIN):
+        tracked from before the request that creates it, so reaping never takes it."""
+        self._channels.add(channel_id)
+
+    def untrack_channel(self, channel_id: str) -> None:
+        self._channels.discard(channel_id)
+
+    def track_bridge(self, bridge_id: str) -> None:
+        """A bridge of ours that is not a :class:`Conference` (transfer, supervision)."""
+        self._bridges.add(bridge_id)
+
+    def untrack_bridge(self, bridge_id: str) -> None:
+        self._bridges.discard(bridge_id)
+
+    def owns_channel(self, channel_id: str) -> bool:
+        """Whether a live leg or other tracked channel of this engine has this id."""
+        return channel_id in self._legs or channel_id in self._channels
+
+    def owns_bridge(self, bridge_id: str) -> bool:
+        return bridge_id in self._conferences or bridge_id in self._bridges
+
+    async def wait_ready(self, timeout: float | None) -> None:
         """Until the events websocket is connected (raises ``TimeoutError``)."""
         ready = asyncio.get_running_loop().create_future()
 
@@ -124,17 +148,24 @@ class Telephony:
         finally:
             registration.remove()
 
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run a request off the event-delivery task (handlers must not hold it up)."""
-        task = asyncio.get_running_loop().create_task(coro)
+    def spawn(self, coro: Coroutine[Any, Any, Any], what: str = "") -> asyncio.Task[Any]:
+        """Run a request off the event-delivery task (handlers must not hold it up).
+
+        ``what`` says what the task does. Each task handles the errors it expects and logs
+        them; anything it lets through is logged here with ``what``, never lost."""
+        task = asyncio.get_running_loop().create_task(coro, name=what or None)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("telephony task failed", exc_info=task.exception())
+        if task.cancelled() or (exc := task.exception()) is None:
+            return
+        if isinstance(exc, (AriError, TelephonyError)):
+            logger.warning("telephony task %r failed: %s", task.get_name(), exc)
+        else:
+            logger.error("telephony task %r failed", task.get_name(), exc_info=exc)
 
     # -- rebuild ---------------------------------------------------------------------
     def on_resync(self, callback: ResyncCallback) -> None:
@@ -161,30 +192,58 @@ class Telephony:
                 callback(report)
             except Exception:
                 logger.exception("telephony resync callback %r failed", callback)
+        if self._reaping:
+            # Off the delivery task: reaping waits for the events queued behind this job.
+            self.spawn(self._reap_in_background("after a reconnect"), "orphan reaping after a reconnect")
 
     async def live_channel_ids(self) -> set[str]:
         """Every channel alive in Asterisk now, ours or not."""
         return {channel.id for channel in await self.client.list_channels()}
 
     async def survey(self) -> list[LiveChannel]:
-        """Our channels alive in Asterisk now, with their roles read back from channel
-        variables: what a restarted engine rebuilds its calls from (see
-        :meth:`Conference.recover` and :meth:`Leg.adopt`)."""
-        channels = await self.client.list_channels()
-        bridges = await self.client.list_bridges()
-        bridge_of = {channel_id: bridge.id for bridge in bridges for channel_id in bridge.channels}
-        roles = await asyncio.gather(*(self._role_of(channel.id) for channel in channels))
-        return [LiveChannel(channel, role, bridge_of.get(channel.id))
-                for channel, role in zip(channels, roles) if role is not None]
+        """Our channels alive in Asterisk now, tracked or not, with their roles read back
+        from channel variables (from the id for snoop channels, and for a channel whose
+        variables cannot be read): what a restarted engine rebuilds its calls from (see
+        :meth:`Conference.recover` and :meth:`Leg.adopt`). A Local channel's ``;2`` half
+        is not listed apart from its ``;1`` half."""
+        return (await take_census(self)).live
 
-    async def _role_of(self, channel_id: str) -> ChannelRole | None:
-        values: dict[str, str | None] = {}
+    # -- orphans ---------------------------------------------------------------------
+    def add_claimer(self, claimer: Claimer) -> None:
+        """``await claimer(channels, bridges)`` at each reaping, with our live channels
+        (:class:`LiveChannel`, with roles) and our bridges that this engine does not
+        track; it returns the ids it keeps (adopted, or another live engine's). Register
+        claimers before the first reaping (:meth:`reap_orphans_at_start`)."""
+        self._claimers.append(claimer)
+
+    def remove_claimer(self, claimer: Claimer) -> None:
+        if claimer in self._claimers:
+            self._claimers.remove(claimer)
+
+    async def reap_orphans(self) -> Reaped:
+        """Hang up our channels and destroy our bridges that neither this engine tracks
+        nor a claimer keeps, with a log line each (see :mod:`.orphans`); returns them.
+        From the first call on, every reconnect of the events websocket reaps again.
+        Raises :class:`~.ari.AriError` when Asterisk cannot be read."""
+        self._reaping = True
+        async with self._reap_lock:  # a reconnect's reaping and the start-up one do not overlap
+            return await reap(self, self._claimers)
+
+    def reap_orphans_at_start(self) -> asyncio.Task[Reaped | None]:
+        """The engine's start-up reaping, once its claimers are registered: as soon as the
+        events websocket is up (now, or when Asterisk becomes reachable). Errors are
+        logged; the task's result is what was reaped (``None`` on an error)."""
+        self._reaping = True
+        return self.spawn(self._reap_in_background("at start-up", wait_ready=True), "orphan reaping at start-up")
+
+    async def _reap_in_background(self, when: str, *, wait_ready: bool = False) -> Reaped | None:
         try:
-            for name in VARIABLES:
-                values[name] = await self.client.get_variable(channel_id, name)
-        except NoSuchChannel:
+            if wait_ready:
+                await self.wait_ready(None)
+            return await self.reap_orphans()
+        except (AriError, TelephonyError) as exc:
+            logger.warning("orphan reaping %s failed: %s", when, exc)
             return None
-        return ChannelRole.from_variables(values)
 
 
 async def start_telephony(settings: Settings, *, sim_control: bool = False) -> Telephony:

@@ -14,14 +14,13 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import secrets
 from typing import TYPE_CHECKING
 
 from .ari import AriError, NoSuchBridge, NoSuchChannel
 from .endpoints import user_endpoint
-from .errors import CallEnded, ConferenceClosed, InvalidMode
+from .errors import CallEnded, ConferenceClosed, InvalidMode, TelephonyError
 from .leg import Leg
-from .roles import Role
+from .roles import Role, snoop_channel_id, supervision_bridge_id, supervisor_channel_id
 
 if TYPE_CHECKING:
     from .conference import Conference
@@ -56,15 +55,16 @@ class Supervision:
         self.conference = conference
         self.leg = leg
         self.mode: Mode | None = None
-        self.bridge_id = f"sup-{leg.id}"
+        self.bridge_id = supervision_bridge_id(leg.id)
         self.snoop_id: str | None = None
         self._bridge_created = False
         self._lock = asyncio.Lock()
         self.ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        leg.ended.add_done_callback(lambda _: telephony.spawn(self._cleanup()))
+        leg.ended.add_done_callback(lambda _: telephony.spawn(self._cleanup(), f"end of supervision by {leg.id}"))
         if conference.caller is not None:
             # Nothing left to supervise once the caller's phone is gone.
-            conference.caller.ended.add_done_callback(lambda _: telephony.spawn(self.stop()))
+            conference.caller.ended.add_done_callback(lambda _: telephony.spawn(
+                self._stop_in_background("the caller hung up"), f"end of supervision by {leg.id}"))
 
     @classmethod
     async def start(
@@ -87,7 +87,7 @@ class Supervision:
         endpoint = user_endpoint(supervisor_endpoint)
         if conference.closed.done() or conference.caller is None:
             raise ConferenceClosed(f"conference {conference.bridge_id} has no caller")
-        channel_id = f"supervisor-{supervisor_id}-{secrets.token_hex(4)}"
+        channel_id = supervisor_channel_id(supervisor_id)
         leg = await Leg.originate(telephony, channel_id, endpoint, conference.role(Role.SUPERVISOR, supervisor_id),
                                   caller_id=caller_id, timeout=ring_timeout)
         await leg.answered  # DialFailed goes to the caller of start()
@@ -123,12 +123,19 @@ class Supervision:
             raise CallEnded("the caller has hung up")
         client = self.telephony.client
         if not self._bridge_created:
-            await client.create_bridge(self.bridge_id, type="mixing", name=self.bridge_id)
+            # Ours before it exists: a reaper running meanwhile must not take it for an orphan.
+            self.telephony.track_bridge(self.bridge_id)
+            try:
+                await client.create_bridge(self.bridge_id, type="mixing", name=self.bridge_id)
+            except BaseException:
+                self.telephony.untrack_bridge(self.bridge_id)
+                raise
             self._bridge_created = True
         spy, whisper = _SNOOP[mode]
         old = self.snoop_id
-        self.snoop_id = f"snoop-{self.leg.id}-{secrets.token_hex(2)}"
+        self.snoop_id = snoop_channel_id(self.leg.id)
         snoop_id = self.snoop_id
+        self.telephony.track_channel(snoop_id)
         # The snoop channel can be bridged only once in Stasis; its StasisStart may even
         # arrive before the reply to the snoop request, so listen first.
         started = client.wait_for(lambda e: e.type == "StasisStart" and snoop_id in e.channel_ids, 5.0)
@@ -136,6 +143,7 @@ class Supervision:
             await client.snoop(caller.id, spy=spy, whisper=whisper, app_args=("snoop",), snoop_id=snoop_id)
         except NoSuchChannel:
             started.cancel()
+            self.telephony.untrack_channel(snoop_id)
             raise CallEnded("the caller has hung up") from None
         await started
         await client.add_channel(self.bridge_id, [self.snoop_id, self.leg.id])
@@ -152,17 +160,27 @@ class Supervision:
             except NoSuchBridge:
                 pass
             self._bridge_created = False
+            self.telephony.untrack_bridge(self.bridge_id)
 
     async def _hang_up(self, channel_id: str) -> None:
         try:
             await self.telephony.client.hangup(channel_id)
         except NoSuchChannel:
             pass
+        finally:
+            # Not ours any more even if the hangup failed: orphan reaping ends it then.
+            self.telephony.untrack_channel(channel_id)
 
     async def stop(self) -> None:
         """End supervision: hang up the supervisor's phone, the snoop and its bridge."""
         await self.leg.hangup()
         await self._cleanup()
+
+    async def _stop_in_background(self, why: str) -> None:
+        try:
+            await self.stop()
+        except (AriError, TelephonyError) as exc:
+            logger.warning("supervisor %s not stopped after %s: %s", self.leg.id, why, exc)
 
     async def _cleanup(self) -> None:
         async with self._lock:
@@ -171,5 +189,8 @@ class Supervision:
             except AriError as exc:
                 logger.info("supervisor %s cleanup: %s", self.leg.id, exc)
             self.mode = None
-            if self.leg.ended.done() and not self.ended.done():
-                self.ended.set_result(None)
+            if self.leg.ended.done():
+                # Over: a bridge that could not be destroyed is left to orphan reaping.
+                self.telephony.untrack_bridge(self.bridge_id)
+                if not self.ended.done():
+                    self.ended.set_result(None)

@@ -16,9 +16,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from .ari import AriError, NoSuchBridge
-from .errors import CallEnded, DialFailed, InvalidMode, NotAnswered
+from .errors import CallEnded, DialFailed, InvalidMode, NotAnswered, TelephonyError
 from .leg import Leg
-from .roles import Role
+from .roles import Role, transfer_bridge_id, transfer_channel_id
 
 if TYPE_CHECKING:
     from .conference import Conference
@@ -51,7 +51,7 @@ class Transfer:
         self.lead = lead
         self.kind = kind
         self.id = transfer_id
-        self.bridge_id = f"xfer-{transfer_id}"
+        self.bridge_id = transfer_bridge_id(transfer_id)
         self.party: Leg | None = None
         self.caller_joined = False
         loop = asyncio.get_running_loop()
@@ -86,11 +86,12 @@ class Transfer:
         endpoint = telephony.dial_template.endpoint(number)
         transfer = cls(telephony, conference, lead, kind, transfer_id)
         transfer.party = await Leg.originate(
-            telephony, f"transfer-{transfer_id}", endpoint, conference.role(Role.TRANSFER, transfer_id),
+            telephony, transfer_channel_id(transfer_id), endpoint, conference.role(Role.TRANSFER, transfer_id),
             caller_id=caller_id, timeout=ring_timeout)
-        telephony.spawn(transfer._connect())
+        telephony.spawn(transfer._connect(), f"transfer {transfer_id} waiting for its party")
         # A lead who hangs up while the party still rings leaves nothing to transfer.
-        lead.ended.add_done_callback(lambda _: transfer.connected.done() or telephony.spawn(transfer.cancel()))
+        lead.ended.add_done_callback(lambda _: transfer.connected.done() or telephony.spawn(
+            transfer._cancel_in_background("the lead hung up"), f"transfer {transfer_id} cancel"))
         return transfer
 
     async def _connect(self) -> None:
@@ -103,6 +104,8 @@ class Transfer:
             self.connected.set_exception(failed)
             return
         client = self.telephony.client
+        # Ours before it exists: a reaper running meanwhile must not take it for an orphan.
+        self.telephony.track_bridge(self.bridge_id)
         try:
             await client.create_bridge(self.bridge_id, type="mixing", name=self.bridge_id)
             await client.subscribe(f"bridge:{self.bridge_id}")
@@ -114,14 +117,14 @@ class Transfer:
                 if leg is not self.party:
                     await self.conference.remove(leg)
             await client.add_channel(self.bridge_id, [leg.id for leg in members])
-        except AriError as exc:
+        except (AriError, TelephonyError) as exc:
             logger.warning("transfer %s could not bridge: %s", self.id, exc)
             self.connected.set_exception(CallEnded(f"transfer {self.id}: {exc}"))
             await self._end(TransferEnd.COMPLETED)
             return
         self.connected.set_result(None)
         for leg in members:
-            leg.ended.add_done_callback(lambda _: self.telephony.spawn(self._check()))
+            leg.ended.add_done_callback(lambda _: self.telephony.spawn(self._check(), f"transfer {self.id}"))
         await self._check()
 
     def _caller_up(self) -> bool:
@@ -190,22 +193,30 @@ class Transfer:
         if self.connected.done():
             await self._end(TransferEnd.COMPLETED)
 
+    async def _cancel_in_background(self, why: str) -> None:
+        try:
+            await self.cancel()
+        except (AriError, TelephonyError) as exc:
+            logger.warning("transfer %s not cancelled after %s: %s", self.id, why, exc)
+
     # -- ending ----------------------------------------------------------------------
     async def _return_caller(self) -> None:
         caller = self.conference.caller
         if caller is not None and caller.is_up and not self.conference.closed.done():
             try:
                 await self.conference.add(caller)
-            except (AriError, CallEnded) as exc:
+            except (AriError, TelephonyError) as exc:
                 logger.info("transfer %s: caller not returned to the conference (%s)", self.id, exc)
 
     async def _end(self, how: TransferEnd) -> None:
+        """Hang up who is left, bring the caller back, destroy the bridge. Runs in the
+        background (a leg ending): an ARI error is logged and the transfer ends anyway."""
         async with self._lock:
             if self.ended.done():
                 return
             for leg in (self.lead, self.party):
                 if leg is not None:
-                    await leg.hangup()
+                    await leg.hangup_or_log(f"end of transfer {self.id}")
             if self.caller_joined:
                 self.caller_joined = False
                 await self._return_caller()
@@ -213,6 +224,10 @@ class Transfer:
                 await self.telephony.client.destroy_bridge(self.bridge_id)
             except NoSuchBridge:
                 pass
+            except AriError as exc:
+                logger.warning("transfer %s: bridge %s not destroyed: %s", self.id, self.bridge_id, exc)
+            # No longer ours even if it lingers: the next orphan reaping destroys it.
+            self.telephony.untrack_bridge(self.bridge_id)
             self._finish(how)
 
     def _finish(self, how: TransferEnd) -> None:

@@ -63,6 +63,17 @@ def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "sim_speed(speed): run the simulator's clock at this speed")
 
 
+@pytest.fixture(autouse=True)
+def no_background_task_dies(caplog):
+    """In every call-control test: no background task ends on an error. Each one handles
+    (and logs, saying what it was doing) the ARI errors it meets; ``Telephony.spawn``
+    logs "telephony task ... failed" for anything that got through, a defect."""
+    yield
+    died = [record.getMessage() for when in ("setup", "call", "teardown") for record in caplog.get_records(when)
+            if record.name == "realtime.telephony.service" and record.msg.startswith("telephony task")]
+    assert died == []
+
+
 @pytest.fixture
 async def pbx(request):
     """The simulator; ``pbx.app[WIRE]`` lists the requests it received."""

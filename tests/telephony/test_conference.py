@@ -87,3 +87,16 @@ async def test_asterisks_own_music_channel_does_not_count_as_company(telephony, 
     assert conference.caller_alone
     assert pbx_state.moh_playing("conf-s6")
     await conference.close()
+
+
+async def test_caller_hanging_up_with_a_lead_connected_leaves_the_lead_in_the_conference(telephony, call, pbx_state,
+                                                                                       far_end):
+    conference, lead = call
+    await far_end.hang_up(conference.caller.id)
+    assert (await conference.wait_caller_gone(WAIT)).by is EndedBy.FAR_END
+    assert await pbx_state.members("conf-s1") == {lead.id}
+    assert not lead.ended.done() and not pbx_state.moh_playing("conf-s1")  # no hold music for the lead
+    await far_end.hang_up(lead.id)
+    assert (await lead.wait_ended(WAIT)).by is EndedBy.FAR_END
+    await conference.close()
+    assert await pbx_state.bridges() == {} and await pbx_state.channels() == {}

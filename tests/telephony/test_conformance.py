@@ -1,5 +1,5 @@
 """Conformance: our ARI client against the simulator replays the scenarios recorded from a
-real Asterisk 22.10.1 (``shared/ari-observed``) and must see the same event sequences.
+real Asterisk 22.10.1 (``tests/telephony/data/ari-observed``) and must see the same event sequences.
 
 Each scenario is driven through :class:`AriClient` (and, for transfers and music on hold,
 through the call-control layer above it); every event the client delivers is recorded
@@ -43,7 +43,7 @@ from realtime.telephony.ari.events import (
     decode_event,
 )
 from realtime.telephony.transfer import Transfer
-from tests.conftest import ARI_OBSERVED, recordings_missing
+from tests.conftest import ARI_OBSERVED
 
 WAIT = 5.0
 KEPT_VARIABLES = {"STASISSTATUS", "AMDSTATUS", "AMDCAUSE"}
@@ -146,7 +146,6 @@ class Observed:
 
 @pytest.fixture(scope="module")
 def observed() -> Observed:
-    recordings_missing()
     return Observed(ARI_OBSERVED)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from realtime.telephony import EndedBy, dial_lead
+from realtime.telephony import Conference, EndedBy, dial_lead
 from realtime.telephony.ari.events import (
     ChannelDestroyed,
     ChannelHangupRequest,
@@ -203,6 +203,20 @@ async def test_a_caller_hanging_up_while_typing_leaves_nothing_behind(desk, hear
     assert (result.outcome, result.attempts) == (DialInEnd.HUNG_UP, 1)
     assert desk.pins_asked == []
     assert await pbx_state.channels() == {} and await pbx_state.bridges() == {}
+
+
+async def test_a_conference_gone_before_the_caller_joins_fails_the_call_cleanly(telephony, desk, heard, pbx_state):
+    # Open as far as the caller flow knows, but its bridge is already gone from Asterisk.
+    desk.pins["999"] = DialInTarget("s9", "camp-7", conference=Conference(telephony, "s9", "camp-7"))
+    channel_id = await desk.call("+15555550105")
+    await heard.wait(playing(channel_id, PROMPTS.pin))
+    await desk.press(channel_id, "999#")
+    result = await desk.result(channel_id)
+
+    assert (result.outcome, result.attempts, result.conference) == (DialInEnd.FAILED, 1, None)
+    hangup = await heard.wait(lambda e: isinstance(e, ChannelHangupRequest) and channel_id in e.channel_ids)
+    assert hangup.soft  # we hung up: nobody would ever have served the caller
+    assert await pbx_state.channels() == {}
 
 
 async def test_six_digits_submit_the_pin_and_a_following_hash_is_no_new_attempt(desk, heard, pbx_state):

@@ -1,6 +1,7 @@
 """Asyncio ARI client: REST calls as methods, the events websocket as ordered handlers.
 
-What it relies on is only what a real Asterisk 22 does (``../shared/ari-notes.md``):
+What it relies on is only what a real Asterisk 22 does (its recorded answers and events
+are test data in ``tests/telephony/data/ari-observed``):
 every outcome of a request arrives as events keyed on ``channel.id``/``bridge.id``, and
 a REST reply may arrive *after* the events it caused, so register handlers (or create a
 :meth:`AriClient.wait_for` waiter) for an id before the request that uses it.
@@ -164,6 +165,11 @@ class AriClient:
     def on_reconnect(self, callback: ReconnectCallback) -> Registration:
         """``callback(live_channels, live_bridges)`` after each reconnect, before any newer event."""
         return _register(self._reconnect_callbacks, callback)
+
+    async def settle(self) -> None:
+        """Until every event received so far has been delivered to its handlers (so what
+        they track is up to date). Not from inside a handler: it would wait for itself."""
+        await self._dispatcher.settle()
 
     def wait_for(self, predicate: EventPredicate, timeout: float) -> EventWaiter:
         """The first event from now on for which ``predicate`` is true; await the result.

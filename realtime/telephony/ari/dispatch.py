@@ -135,6 +135,21 @@ class EventDispatcher:
         """Run ``job`` in the delivery task, after the events already queued."""
         self._queue.put_nowait(job)
 
+    async def settle(self) -> None:
+        """Until the events queued so far have been delivered (at once when not delivering).
+        Never from inside the delivery task: it would wait for itself."""
+        task = self._task
+        if task is None or task.done():
+            return
+        delivered = asyncio.get_running_loop().create_future()
+
+        async def mark() -> None:
+            if not delivered.done():
+                delivered.set_result(None)
+
+        self.submit_job(mark)
+        await asyncio.wait((delivered, task), return_when=asyncio.FIRST_COMPLETED)
+
     async def _run(self) -> None:
         while True:
             item = await self._queue.get()

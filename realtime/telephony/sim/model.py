@@ -192,6 +192,7 @@ class Bridge:
     subscribers: set[str] = field(default_factory=set)
     playbacks: deque[Playback] = field(default_factory=deque)
     grew_past_two: bool = False
+    moh_playing: bool = False
 
     @property
     def bridge_type(self) -> str:

@@ -3,7 +3,7 @@
 Operations mirror ARI calls and raise `AriError` the way Asterisk 22 answers them; call
 progress runs on loop timers (``call_later``), one set per channel, so thousands of calls
 cost no tasks. Event sequences and field orders follow the recordings in
-``shared/ari-observed``.
+``tests/telephony/data/ari-observed``.
 """
 from __future__ import annotations
 
@@ -596,19 +596,24 @@ class Pbx:
         self.controlled(channel_id)
 
     def get_variable(self, channel_id: str, params: dict) -> dict:
+        """Any channel, in Stasis or not (Asterisk looks it up by name, not through its
+        Stasis control, so a ringing channel's variables can be read)."""
         name = params.get("variable")
         if not name:
             raise AriError(400, "Variable name is required")
-        channel = self.channel(channel_id)
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            raise AriError(404, "Provided channel was not found")
         if name not in channel.variables:
             raise AriError(404, "Provided variable was not found")
         return {"value": channel.variables[name]}
 
     def set_variable(self, channel_id: str, params: dict) -> None:
+        """Only in Stasis: a ringing channel answers 409 (recorded in the state matrix)."""
         name = params.get("variable")
         if not name:
             raise AriError(400, "Variable name is required")
-        channel = self.channel(channel_id)
+        channel = self.controlled(channel_id, needs_answer=False)
         channel.variables[name] = params.get("value", "")
         self._varset(channel, name, channel.variables[name])
 
@@ -724,7 +729,20 @@ class Pbx:
             self._varset(channel, "BRIDGEPEER", "")
         bridge.channels.remove(channel)
         channel.bridge = None
+        if not bridge.channels:
+            # Asterisk plays bridge music through a channel of its own pushed in as LONELY
+            # (stasis_app_bridge_moh_channel): when the last other party leaves it is kicked
+            # out, and the music ends by itself.
+            bridge.moh_playing = False
         self._bridge_event(bridge, "ChannelLeftBridge", channel)
+
+    def bridge_moh(self, bridge_id: str, on: bool) -> None:
+        """No audio is simulated, only whether music plays: starting it again is fine,
+        stopping it when none plays is a 409 (res_ari_bridges' stop_moh)."""
+        bridge = self.bridge(bridge_id)
+        if not on and not bridge.moh_playing:
+            raise AriError(409, "Bridge isn't playing music")
+        bridge.moh_playing = on
 
     def destroy_bridge(self, bridge_id: str) -> None:
         bridge = self.bridge(bridge_id)

@@ -228,7 +228,7 @@ def remove_channel(pbx: Pbx, call: Call):
 @operation("POST", "/bridges/{bridgeId}/moh")
 @operation("DELETE", "/bridges/{bridgeId}/moh")
 def bridge_moh(pbx: Pbx, call: Call):
-    pbx.bridge(call.args["bridgeId"])  # no audio is simulated; only the bridge must exist
+    pbx.bridge_moh(call.args["bridgeId"], call.request.method == "POST")
     return 204, None
 
 

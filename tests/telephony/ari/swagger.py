@@ -15,12 +15,8 @@ from multidict import MultiDict
 
 import realtime
 
-# The copy shipped with the simulator, else the shared original.
-_CANDIDATES = (
-    Path(realtime.__file__).parent / "telephony" / "sim" / "api-docs",
-    Path("/work/shared/ari-api-docs"),
-)
-API_DOCS = next((p for p in _CANDIDATES if (p / "channels.json").exists()), _CANDIDATES[0])
+# Asterisk 22.10.1's own descriptions, shipped with the simulator (which routes by them).
+API_DOCS = Path(realtime.__file__).parent / "telephony" / "sim" / "api-docs"
 
 # `type` of POST /bridges is a comma-separated list whose words only the description names.
 _BRIDGE_TYPES = {"mixing", "holding", "dtmf_events", "proxy_media", "video_sfu", "video_single", "sdp_label"}

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from realtime.telephony.sim import SimConfig, start_simulator
-from tests.conftest import ARI_OBSERVED, service_missing
+from tests.conftest import ARI_OBSERVED
 
 RECORDED_EVENTS = ARI_OBSERVED / "probe-events.jsonl"
 SPEED = 100.0
@@ -115,7 +115,7 @@ def shape(event: dict) -> tuple:
 
 
 class Recording:
-    """Events of the real Asterisk 22.10.1 run (``shared/ari-observed/probe-events.jsonl``)."""
+    """Events of the real Asterisk 22.10.1 run (``tests/telephony/data/ari-observed/probe-events.jsonl``)."""
 
     def __init__(self, path: Path) -> None:
         self.events = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -135,8 +135,6 @@ class Recording:
 
 @pytest.fixture(scope="session")
 def recording() -> Recording:
-    if not RECORDED_EVENTS.is_file():
-        service_missing(f"the ARI recordings at {RECORDED_EVENTS}")
     return Recording(RECORDED_EVENTS)
 
 

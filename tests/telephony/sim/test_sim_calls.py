@@ -1,5 +1,5 @@
 """Calls through the simulator produce the event sequences a real Asterisk 22 produced
-(``shared/ari-observed``), per channel, with the same field sets and key orders."""
+(``tests/telephony/data/ari-observed``), per channel, with the same field sets and key orders."""
 from __future__ import annotations
 
 import re
@@ -153,6 +153,12 @@ async def test_ringing_channel_is_not_in_stasis_and_cancelling_it_ends_the_dial(
     not_in_stasis = (409, {"message": "Channel not in Stasis application"})
     assert await ari.request("POST", "/channels/ring-1/answer") == not_in_stasis
     assert await ari.request("POST", "/channels/ring-1/play", media="sound:hello") == not_in_stasis
+    assert await ari.request("POST", "/channels/ring-1/variable", variable="X", value="1") == not_in_stasis
+    # Reading is another matter: Asterisk looks the channel up by name, Stasis or not.
+    assert await ari.request("GET", "/channels/ring-1/variable", variable="X") == (
+        404, {"message": "Provided variable was not found"})
+    assert await ari.request("GET", "/channels/gone-1/variable", variable="X") == (
+        404, {"message": "Provided channel was not found"})
     status, other_half = await ari.request("GET", "/channels/ringB-1")
     assert (status, other_half["state"]) == (200, "Ring")
     assert await ari.request("DELETE", "/channels/ring-1") == (204, "")

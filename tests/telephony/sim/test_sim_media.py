@@ -69,6 +69,19 @@ async def test_bridge_playback_reaches_the_apps_of_its_channels(ari, events):
     await events.wait_for("PlaybackFinished", None)
 
 
+async def test_bridge_music_ends_by_itself_when_the_last_party_leaves(ari, events):
+    # Asterisk's music channel is pushed into the bridge as LONELY: alone, it is kicked out.
+    await answered(ari, events, "m-1")
+    await ari.request("POST", "/bridges/moh-br")
+    await ari.request("POST", "/bridges/moh-br/addChannel", channel="m-1")
+    assert await ari.request("POST", "/bridges/moh-br/moh") == (204, "")
+    await ari.request("POST", "/bridges/moh-br/removeChannel", channel="m-1")
+    assert await ari.request("DELETE", "/bridges/moh-br/moh") == (409, {"message": "Bridge isn't playing music"})
+    # Started on an empty bridge, nobody leaves: it plays until stopped.
+    assert await ari.request("POST", "/bridges/moh-br/moh") == (204, "")
+    assert await ari.request("DELETE", "/bridges/moh-br/moh") == (204, "")
+
+
 async def test_injected_dtmf_arrives_digit_by_digit(ari, events, recording):
     await answered(ari, events, "d-1")
     assert await ari.sim("POST", "channels/d-1/dtmf", digits="1234#") == (204, "")
