@@ -111,10 +111,6 @@ async def _telephony_ctx(app: web.Application) -> AsyncIterator[None]:
     telephony = await start_telephony(app[app_keys.SETTINGS])
     app[app_keys.TELEPHONY] = telephony
     healthz.register(app, "telephony", telephony.health)
-    # Hang up what a dead engine left in Asterisk, once connected (and after every reconnect
-    # from then on). Nothing adopts live sessions yet, so nothing registers a claimer: once the
-    # caller flow does (telephony.add_claimer), this call moves after that registration.
-    telephony.reap_orphans_at_start()
     yield
     await telephony.close()
 

@@ -39,7 +39,7 @@ from realtime.store.models import (
 )
 from realtime.store.types import utcnow
 from realtime.telephony import Conference, ConferenceClosed, LeadLeg, LiveChannel, Role, Telephony, TelephonyError
-from realtime.telephony.ari import AriError, NoSuchChannel
+from realtime.telephony.ari import AriError, Bridge, NoSuchChannel
 from realtime.telephony.dial_in import DialIn, DialInEnd, DialInResult, DialInTarget
 from realtime.telephony.transfer import Transfer
 
@@ -131,7 +131,11 @@ class CallFlowEngine:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._publisher(), name="callflow-publisher"),
                        loop.create_task(self._persister(), name="callflow-persister")]
+        self.telephony.add_claimer(self._claim)
         await self.adopt()
+        # What a dead engine left in Asterisk and nobody took back is hung up now (and after
+        # every reconnect of the events socket from now on).
+        self.telephony.reap_orphans_at_start()
         self._subscriptions = [await self.bus.subscribe(protocol.COMMANDS, self._on_command),
                                await self.bus.subscribe(protocol.PRESENCE, self._on_presence),
                                await self.bus.subscribe(protocol.CAMPAIGNS_CHANGED, self._on_campaign_changed)]
@@ -140,6 +144,7 @@ class CallFlowEngine:
 
     async def close(self) -> None:
         """Stop taking commands; calls stay up in Asterisk for the next engine to adopt."""
+        self.telephony.remove_claimer(self._claim)
         self._dial_in.stop()
         for subscription in self._subscriptions:
             await subscription.unsubscribe()
@@ -750,6 +755,31 @@ class CallFlowEngine:
         await self._adopt_session(row, [c for c in await self.telephony.survey()
                                         if c.role.session_id == str(row.id)])
         return self.sessions.get(row.id)
+
+    async def _claim(self, channels: list[LiveChannel], bridges: list[Bridge]) -> set[str]:
+        """For the reaper: of our calls this engine does not hold, keep those of campaigns
+        another live engine owns; the rest were left by a dead engine and not taken back."""
+        elsewhere = await self.leases.held_elsewhere()
+        if not elsewhere:
+            return set()
+        unknown = [c.channel.id for c in channels if not c.role.campaign_id.isdigit()]
+        sessions = [int(b.id.removeprefix("conf-")) for b in bridges
+                    if b.id.startswith("conf-") and b.id.removeprefix("conf-").isdigit()]
+        async with self.store.sessions() as db:
+            by_call = dict((await db.execute(select(CallAttempt.channel_id, CallAttempt.campaign_id).where(
+                CallAttempt.channel_id.in_(unknown)))).all()) if unknown else {}
+            by_session = dict((await db.execute(select(CallerSession.id, CallerSession.campaign_id).where(
+                CallerSession.id.in_(sessions)))).all()) if sessions else {}
+        keep = set()
+        for live in channels:
+            campaign = int(live.role.campaign_id) if live.role.campaign_id.isdigit() else by_call.get(live.channel.id)
+            if campaign in elsewhere:
+                keep.add(live.channel.id)
+        for bridge in bridges:
+            if by_session.get(int(bridge.id.removeprefix("conf-")) if bridge.id.removeprefix("conf-").isdigit()
+                              else -1) in elsewhere:
+                keep.add(bridge.id)
+        return keep
 
     # -- admins' changes --------------------------------------------------------------------------
     async def _on_campaign_changed(self, topic: str, message: Message) -> None:
