@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from aiohttp import web
 
@@ -23,14 +22,13 @@ from realtime.channels.caller import CallerNamespace
 from realtime.channels.server import create_socket_server
 from realtime.config import Settings
 from realtime.health import ComponentHealth, Status
+from realtime.pages import STATIC_DIR, setup_pages
 from realtime.sign_in import setup_sign_in
 from realtime.store.database import Store
 from realtime.telephony.service import start_telephony
 from realtime.webhooks import WebhookDispatcher
 
 logger = logging.getLogger(__name__)
-
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -55,6 +53,7 @@ def create_app(settings: Settings) -> web.Application:
         setup_sign_in(app)
         setup_api(app)
         setup_list_imports(app)
+        setup_pages(app)
         app.cleanup_ctx.append(_caller_channel_ctx)
 
     app.router.add_get("/", _index)
