@@ -133,6 +133,7 @@ export class Channel extends Emitter {
     }
     this._apply(name, data);
     this._emit(name, data);
+    this._emit("event", name, data);
   }
 
   /** Ask for what was missed; one request at a time (it brings everything after `last_seq`). */
