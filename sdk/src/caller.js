@@ -114,6 +114,10 @@ export class CallerDevice extends Channel {
     }
   }
 
+  _state() {
+    return this.session;
+  }
+
   _waitingForResults() {
     const call = this.session.call;
     return call !== null && call.status !== "dialing" && call.status !== "ringing" && call.status !== "connected";

@@ -21,7 +21,7 @@ export class Channel extends Emitter {
     this.url = (options.url ?? "").replace(/\/+$/, "");
     this.namespace = namespace;
     this.commandTimeout = options.commandTimeout ?? COMMAND_TIMEOUT_MS;
-    this.sequence = new EventSequence();
+    this.sequence = options.sequence ?? new EventSequence();
     /** @type {"connecting" | "connected" | "reconnecting" | "disconnected" | "failed"} */
     this.connection = "connecting";
     /** @type {ImpactDialerError | null} why the connection failed, when it did */
@@ -92,8 +92,11 @@ export class Channel extends Emitter {
   /** Overridden: what an accepted event does to the object's state. */
   _apply(name, data) {} // eslint-disable-line no-unused-vars
 
-  /** Overridden: called after each (re)connect, once the server has been told where we are. */
-  _connected() {}
+  /** Overridden: what `change` listeners get. */
+  _state() {
+    return undefined;
+  }
+
 
   _wire() {
     const socket = this.socket;
@@ -102,7 +105,6 @@ export class Channel extends Emitter {
       this.connectionError = null;
       this._resyncing = false;
       this._setConnection("connected");
-      this._connected();
     });
     socket.on("disconnect", (reason) => {
       // "io server disconnect" (signed out elsewhere, kicked) and our own disconnect() stay
@@ -134,6 +136,7 @@ export class Channel extends Emitter {
     this._apply(name, data);
     this._emit(name, data);
     this._emit("event", name, data);
+    this._emit("change", this._state());
   }
 
   /** Ask for what was missed; one request at a time (it brings everything after `last_seq`). */
@@ -141,7 +144,7 @@ export class Channel extends Emitter {
     if (this._resyncing || !this.socket.connected) return;
     this._resyncing = true;
     try {
-      await this.command("resync", { last_seq: this.sequence.lastSeq });
+      await this.command("resync", this.sequence.resync());
     } catch (error) {
       this._emit("error", error);
     } finally {

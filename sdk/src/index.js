@@ -6,11 +6,16 @@
  *     caller.on("state", (state) => render(state));
  *     await caller.start();
  *
+ *     const console = ImpactDialer.supervisor();
+ *     console.on("change", (floor) => render(floor));
+ *     await console.monitor(sessionId, "listen");
+ *
  * See docs/sdk.md.
  */
 import { CallerDevice } from "./caller.js";
 import { ImpactDialerError } from "./errors.js";
 import { renderMarkdown } from "./markdown.js";
+import { MODES, SupervisorConsole } from "./supervisor.js";
 
 export const version = "0.1.0";
 
@@ -19,7 +24,12 @@ export function caller(options) {
   return new CallerDevice(options);
 }
 
-export { CallerDevice, ImpactDialerError, renderMarkdown };
+/** A supervisor's or admin's live floor (`/monitor`). @param {import("../types/index").Options} [options] */
+export function supervisor(options) {
+  return new SupervisorConsole(options);
+}
 
-const ImpactDialer = { version, caller, ImpactDialerError, renderMarkdown };
+export { CallerDevice, ImpactDialerError, MODES, SupervisorConsole, renderMarkdown };
+
+const ImpactDialer = { version, caller, supervisor, MODES, ImpactDialerError, renderMarkdown };
 export default ImpactDialer;

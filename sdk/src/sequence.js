@@ -48,8 +48,50 @@ export class EventSequence {
     return this.sessionId === null ? { last_seq: 0 } : { session_id: this.sessionId, last_seq: this.lastSeq };
   }
 
+  /** What a `resync` asks for. */
+  resync() {
+    return { last_seq: this.lastSeq };
+  }
+
   _moveTo(data) {
     this.sessionId = data.session_id;
     this.lastSeq = data.seq;
+  }
+}
+
+/**
+ * The supervisors' numbering (`/monitor`): one stream of changes per account and web process,
+ * named by the `floor` event that starts it (`stream`); every later event is the stream's
+ * next `seq`. A `floor` replaces everything (a new stream, or one too old to replay); the
+ * rest follows the same rules as {@link EventSequence}.
+ */
+export class FloorSequence {
+  constructor() {
+    /** @type {string | null} */
+    this.stream = null;
+    this.lastSeq = 0;
+  }
+
+  accept(name, data) {
+    if (!data || typeof data !== "object" || !Number.isInteger(data.seq) || data.seq < 0) return "drop";
+    if (name === "floor") {
+      if (data.stream === this.stream && data.seq < this.lastSeq) return "drop";
+      this.stream = data.stream ?? null;
+      this.lastSeq = data.seq;
+      return "apply";
+    }
+    if (this.stream === null) return "resync"; // changes without the floor they change
+    if (data.seq <= this.lastSeq) return "drop";
+    if (data.seq > this.lastSeq + 1) return "resync";
+    this.lastSeq = data.seq;
+    return "apply";
+  }
+
+  auth() {
+    return this.stream === null ? { last_seq: 0 } : { stream: this.stream, last_seq: this.lastSeq };
+  }
+
+  resync() {
+    return this.stream === null ? { last_seq: 0 } : { stream: this.stream, last_seq: this.lastSeq };
   }
 }

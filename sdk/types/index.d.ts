@@ -129,6 +129,8 @@ export interface CallerEvents {
   connection(status: ConnectionStatus, detail?: unknown): void;
   /** Every server event, after its own listeners. */
   event(name: string, data: Envelope & Record<string, unknown>): void;
+  /** The whole session, after each event. */
+  change(session: CallerSessionState): void;
   /** A resync that failed. */
   error(error: ImpactDialerError): void;
 }
@@ -166,9 +168,89 @@ export class CallerDevice {
 
 export function caller(options?: Options): CallerDevice;
 
+// -- the supervisor -----------------------------------------------------------------------------
+
+export type MonitorMode = "listen" | "coach" | "barge";
+export const MODES: readonly MonitorMode[];
+
+export interface SupervisorRef { id: number; name: string }
+export interface AbandonmentWindow { abandoned: number; human_answered: number; rate: number }
+export interface CampaignTile {
+  campaign_id: number;
+  name: string;
+  dialer_mode: "preview" | "power" | "predictive";
+  /** live sessions by state */
+  callers: Partial<Record<Exclude<CallerState, "ended">, number>>;
+  lines_ringing: number;
+  households_left: number | null;
+  abandonment: { limit: number; last_24_hours: AbandonmentWindow; last_30_days: AbandonmentWindow; over_limit: boolean } | null;
+  /** the pacer's latest decision (predictive) */
+  pacer: { lines_to_dial: number; reason: string; at: string } | null;
+}
+export interface CallerRow {
+  session_id: number;
+  caller: { id: number; name: string; username: string };
+  campaign_id: number;
+  state: Exclude<CallerState, "ended">;
+  /** since when it is in that state */
+  since: string;
+  lead_phone: string | null;
+  monitors: { supervisor: SupervisorRef; mode: MonitorMode }[];
+}
+export interface FloorState {
+  stream: string | null;
+  last_seq: number;
+  campaigns: Record<number, CampaignTile>;
+  sessions: Record<number, CallerRow>;
+  recording: boolean;
+  supervisor: { id: number; name: string; role: "admin" | "supervisor"; phone_endpoint: boolean;
+    monitoring: number | null; mode?: MonitorMode | null } | null;
+  dial_in_number: string | null;
+  phone_connected: boolean;
+}
+export interface FloorEnvelope { seq: number; at: string }
+
+export interface SupervisorEvents {
+  floor(data: FloorEnvelope & { stream: string; campaigns: CampaignTile[]; sessions: CallerRow[]; recording: boolean;
+    supervisor: FloorState["supervisor"]; dial_in_number: string | null }): void;
+  session_updated(data: FloorEnvelope & { session: CallerRow }): void;
+  session_ended(data: FloorEnvelope & { session_id: number; reason: string }): void;
+  campaign_updated(data: FloorEnvelope & { campaign: CampaignTile }): void;
+  campaign_removed(data: FloorEnvelope & { campaign_id: number }): void;
+  monitoring_changed(data: FloorEnvelope & { session_id: number; supervisor: SupervisorRef; mode: MonitorMode | null; reason: string }): void;
+  phone_changed(data: FloorEnvelope & { supervisor: SupervisorRef; connected: boolean }): void;
+  recording_changed(data: FloorEnvelope & { enabled: boolean }): void;
+  /** The whole floor, after each event. */
+  change(floor: FloorState): void;
+  connection(status: ConnectionStatus, detail?: unknown): void;
+  event(name: string, data: FloorEnvelope & Record<string, unknown>): void;
+  error(error: ImpactDialerError): void;
+}
+
+export interface SupervisorConsole extends Channel, Emitter<SupervisorEvents> {}
+export class SupervisorConsole {
+  constructor(options?: Options);
+  readonly floor: FloorState;
+  /** by name */
+  readonly campaigns: CampaignTile[];
+  /** oldest first */
+  readonly sessions: CallerRow[];
+  monitor(sessionId: number, mode?: MonitorMode): Promise<{ session_id: number; mode: MonitorMode }>;
+  stopMonitoring(): Promise<Record<string, unknown>>;
+  kick(sessionId: number): Promise<Record<string, unknown>>;
+  reassign(sessionId: number, campaignId: number): Promise<Record<string, unknown>>;
+  setRecording(enabled: boolean): Promise<Record<string, unknown>>;
+  dialIn(): Promise<{ number: string; pin: string; expires_in: number }>;
+  signOut(): Promise<void>;
+}
+
+export function supervisor(options?: Options): SupervisorConsole;
+
 declare const ImpactDialer: {
   version: string;
   caller: typeof caller;
+  supervisor: typeof supervisor;
+  MODES: typeof MODES;
   ImpactDialerError: typeof ImpactDialerError;
   renderMarkdown: (source: string | null | undefined) => string;
 };

@@ -1,0 +1,88 @@
+/**
+ * The calling floor as a supervisor's console sees it (`/monitor`): a pure function from the
+ * floor before an event and the event to the floor after. `floor` replaces everything; the
+ * other events change one campaign, one caller session, or the account's switches.
+ */
+
+/** @returns {import("../types/index").FloorState} */
+export function initialFloor() {
+  return {
+    stream: null,
+    last_seq: 0,
+    campaigns: {},
+    sessions: {},
+    recording: false,
+    supervisor: null,
+    dial_in_number: null,
+    phone_connected: false,
+  };
+}
+
+export function reduceFloor(before, name, data) {
+  const f = { ...before, last_seq: data.seq ?? before.last_seq };
+  switch (name) {
+    case "floor":
+      return {
+        ...initialFloor(),
+        stream: data.stream ?? null,
+        last_seq: data.seq,
+        campaigns: byId(data.campaigns, "campaign_id"),
+        sessions: byId(data.sessions, "session_id"),
+        recording: Boolean(data.recording),
+        supervisor: data.supervisor ?? null,
+        dial_in_number: data.dial_in_number ?? null,
+        phone_connected: Boolean(data.supervisor && data.supervisor.phone_connected),
+      };
+    case "session_updated":
+      if (data.session) f.sessions = { ...f.sessions, [data.session.session_id]: data.session };
+      return f;
+    case "session_ended": {
+      const { [data.session_id]: ended, ...rest } = f.sessions; // eslint-disable-line no-unused-vars
+      f.sessions = rest;
+      if (f.supervisor && f.supervisor.monitoring === data.session_id) f.supervisor = { ...f.supervisor, monitoring: null };
+      return f;
+    }
+    case "campaign_updated":
+      if (data.campaign) f.campaigns = { ...f.campaigns, [data.campaign.campaign_id]: data.campaign };
+      return f;
+    case "campaign_removed": {
+      const { [data.campaign_id]: removed, ...rest } = f.campaigns; // eslint-disable-line no-unused-vars
+      f.campaigns = rest;
+      return f;
+    }
+    case "monitoring_changed":
+      return monitoringChanged(f, data);
+    case "phone_changed":
+      if (f.supervisor && data.supervisor && data.supervisor.id === f.supervisor.id) f.phone_connected = Boolean(data.connected);
+      return f;
+    case "recording_changed":
+      f.recording = Boolean(data.enabled);
+      return f;
+    default:
+      return f;
+  }
+}
+
+/** Who listens to whom, in which mode: on the session's row, and on the console's own supervisor. */
+function monitoringChanged(f, data) {
+  const who = data.supervisor || {};
+  const sessions = { ...f.sessions };
+  for (const [id, row] of Object.entries(sessions)) {
+    const monitors = (row.monitors || []).filter((m) => !m.supervisor || m.supervisor.id !== who.id);
+    if (data.mode && Number(id) === data.session_id) monitors.push({ supervisor: who, mode: data.mode });
+    if (monitors.length !== (row.monitors || []).length || Number(id) === data.session_id) {
+      sessions[id] = { ...row, monitors };
+    }
+  }
+  f.sessions = sessions;
+  if (f.supervisor && who.id === f.supervisor.id) {
+    f.supervisor = { ...f.supervisor, monitoring: data.mode ? data.session_id : null, mode: data.mode ?? null };
+  }
+  return f;
+}
+
+function byId(rows, key) {
+  const out = {};
+  for (const row of rows || []) out[row[key]] = row;
+  return out;
+}
