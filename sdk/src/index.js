@@ -14,7 +14,7 @@
  */
 import { CallerDevice } from "./caller.js";
 import { ImpactDialerError } from "./errors.js";
-import { renderMarkdown } from "./markdown.js";
+import { escapeHtml, renderMarkdown } from "./markdown.js";
 import { MODES, SupervisorConsole } from "./supervisor.js";
 
 export const version = "0.1.0";
@@ -29,7 +29,7 @@ export function supervisor(options) {
   return new SupervisorConsole(options);
 }
 
-export { CallerDevice, ImpactDialerError, MODES, SupervisorConsole, renderMarkdown };
+export { CallerDevice, ImpactDialerError, MODES, SupervisorConsole, escapeHtml, renderMarkdown };
 
 const ImpactDialer = { version, caller, supervisor, MODES, ImpactDialerError, renderMarkdown };
 export default ImpactDialer;

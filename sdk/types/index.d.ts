@@ -1,7 +1,7 @@
 // Types for @impactdialing/sdk. Payloads use the protocol's names, as docs/events.md lists them.
 import type { Socket, SocketOptions, ManagerOptions } from "socket.io-client";
 
-export { renderMarkdown, escapeHtml } from "./markdown";
+export { renderMarkdown, escapeHtml } from "./markdown.js";
 
 export const version: string;
 
