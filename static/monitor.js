@@ -21,6 +21,7 @@ const FAILED_TEXT = {
 };
 
 let busy = false;
+let recordingAsked = null;
 let kickTarget = null;
 let reassignTarget = null;
 const rows = new Map();
@@ -33,7 +34,9 @@ function render() {
   const live = floorConsole.connection === "connected";
   $("who").textContent = me ? `${me.name} (${me.role})` : "";
   $("recording-row").hidden = !me || me.role !== "admin";
-  $("recording").checked = floor.recording;
+  // What the admin asked for shows until the server's recording_changed says what is.
+  $("recording").checked = recordingAsked ?? floor.recording;
+  $("recording-status").textContent = floor.recording ? "Calls are recorded." : "Calls are not recorded.";
   $("recording").disabled = busy || !live;
 
   const watched = me && me.monitoring ? floor.sessions[me.monitoring] : null;
@@ -118,8 +121,12 @@ function callerRow(sessionId) {
   const name = document.createElement("th");
   name.scope = "row";
   row.append(name);
-  for (let i = 0; i < 5; i += 1) row.append(document.createElement("td"));
-  row.cells[3].className = "timer";
+  for (const label of ["Campaign", "State", "Time in state", "Lead's phone", "Listening"]) {
+    const cell = document.createElement("td");
+    cell.dataset.label = label; // the label a phone-width card shows beside the value
+    row.append(cell);
+  }
+  row.cells[3].classList.add("timer");
   const actions = document.createElement("td");
   const group = document.createElement("div");
   group.className = "actions";
@@ -292,9 +299,15 @@ $("dial-in-button").addEventListener("click", async () => {
   $("dial-in-pin").textContent = answer.pin;
   $("dial-in").hidden = false;
 });
-$("recording").addEventListener("change", (event) => {
+$("recording").addEventListener("change", async (event) => {
   const enabled = event.target.checked;
-  run(enabled ? "start recording" : "stop recording", () => floorConsole.setRecording(enabled));
+  recordingAsked = enabled;
+  const done = await run(enabled ? "start recording" : "stop recording", () => floorConsole.setRecording(enabled));
+  if (done === null || floorConsole.floor.recording === enabled) recordingAsked = null;
+  render();
+});
+floorConsole.on("recording_changed", () => {
+  recordingAsked = null;
 });
 $("reconnect").addEventListener("click", () => floorConsole.connect());
 $("sign-out").addEventListener("click", async () => {

@@ -47,7 +47,7 @@ async def page(browser):
 
 # The live product (the app as `realtime serve` builds it, on a simulator of the test's own)
 # and a calling floor to seed, as the /caller tests have them.
-from tests.channels.conftest import far_end, floor, product, simulator  # noqa: E402,F401
+from tests.channels.conftest import callers, far_end, floor, product, simulator  # noqa: E402,F401
 from tests.channels.floor import PASSWORD  # noqa: E402
 
 PHONE = {"width": 375, "height": 740}  # a phone held upright (iPhone SE-sized)
