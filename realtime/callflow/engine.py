@@ -534,6 +534,7 @@ class CallFlowEngine:
                     await self._give_up_results(session)
                 if session.pending is None and now - ended > ENDED_KEEP_SECONDS:
                     self._forget(session)
+                    await self.event_log.forget(session.id)
                 continue
             if session.idle_for(now) <= self.options.grace_seconds or session.phone_up:
                 continue
