@@ -50,6 +50,10 @@ def home_path(kind: str) -> str:
 
 def setup_pages(app: web.Application) -> None:
     """Serve /caller, /monitor and the SDK; the sign-in routes must be set up already."""
+    if not STATIC_DIR.is_dir() or not SDK_SOURCE.is_dir():
+        logger.error("the pages and the SDK are not beside the package (%s): install from a checkout "
+                     "(pip install -e .) to serve /caller and /monitor", ROOT)
+        return
     app.router.add_get("/caller", _page_for("caller"))
     app.router.add_get("/monitor", _page_for("user"))
     app.router.add_static("/sdk/", SDK_SOURCE)
