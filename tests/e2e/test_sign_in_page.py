@@ -28,6 +28,9 @@ async def test_a_supervisor_signs_in_sees_their_name_and_signs_out(site, page):
     await page.goto(base + "/")
     await expect(page.locator("#signed-in")).to_contain_text(re.compile(r"Signed in as .+ \(supervisor\)"))
     await expect(page.get_by_text("You are not signed in.")).to_be_hidden()
+    await page.get_by_role("link", name="Open the supervisor console").click()
+    await expect(page).to_have_url(base + "/monitor")
+    await page.goto(base + "/")
     await page.get_by_role("button", name="Sign out").click()
     await expect(page).to_have_url(base + "/login")
 
