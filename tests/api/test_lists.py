@@ -137,7 +137,9 @@ async def test_lists_from_a_url_are_fetched_when_allowed(make_list_api, migrated
 async def test_private_and_plain_http_urls_are_refused(make_list_api, migrated_sqlite_url):
     api = await make_list_api(migrated_sqlite_url)
     campaign_id = await campaign(api)
-    for url in ("http://127.0.0.1:8080/list.csv", "https://127.0.0.1/list.csv", "https://192.168.1.10/a.csv"):
+    for url in ("http://127.0.0.1:8080/list.csv", "https://127.0.0.1/list.csv", "https://192.168.1.10/a.csv",
+                "https://[64:ff9b::127.0.0.1]/a.csv", "https://[::127.0.0.1]/a.csv", "https://[::ffff:10.0.0.7]/a.csv",
+                "https://[2002:7f00:1::]/a.csv"):
         status, body, _ = await api.call("POST", "/v1/lists", json={
             "name": "x", "campaign_id": campaign_id, "source_url": url})
         assert status == 422 and body["error"]["id"] == "source-url-refused", url
@@ -150,7 +152,9 @@ async def test_webhooks_to_private_addresses_are_refused(make_list_api, migrated
     for url, why in (("http://127.0.0.1:8080/hooks", "127.0.0.1 is a loopback address"),
                      ("https://10.0.0.7/hooks", "10.0.0.7 is a private address"),
                      ("https://169.254.169.254/latest/meta-data", "169.254.169.254 is a link-local address"),
-                     ("https://[::1]/hooks", "::1 is a loopback address")):
+                     ("https://[::1]/hooks", "::1 is a loopback address"),
+                     ("https://[64:ff9b::127.0.0.1]/hooks", "64:ff9b::127.0.0.1 is a loopback address"),
+                     ("https://[::127.0.0.1]/hooks", "::127.0.0.1 is a loopback address")):
         for upload in ({"data": form({"name": "x", "campaign_id": str(campaign_id), "webhook_url": url})},
                        {"json": {"name": "x", "campaign_id": campaign_id, "webhook_url": url,
                                  "source_url": "https://lists.example.com/november.csv"}}):
