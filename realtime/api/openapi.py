@@ -94,7 +94,7 @@ def build_document(resources: list[Resource], extra: list[Operation], server_url
                 "Admin REST API. Authenticate with api_key and api_auth as query parameters or "
                 "HTTP Basic credentials. Every request is one transaction. Errors answer "
                 "{error: {id, message, details}}; 422 names every bad field in details.fields. "
-                "Text fields refuse NUL characters."
+                "Text fields refuse NUL characters and lone UTF-16 surrogates, which no database stores."
             ),
         },
         "paths": paths,

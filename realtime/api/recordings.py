@@ -72,6 +72,13 @@ def extension(content_type: str, filename: str | None) -> str:
     return guessed.lstrip(".") if guessed else "audio"
 
 
+def default_name(filename: str | None) -> str:
+    """The name of a recording uploaded without one: its file's, without the control
+    characters (NUL among them) a part header may smuggle in."""
+    stem = "".join(c for c in Path(filename or "").stem if c.isprintable())
+    return " ".join(stem.split())[:200] or "recording"
+
+
 async def receive(ctx: Context, target: Path) -> dict[str, Any]:
     """Stream the form's file into ``target``; the form's fields, checked."""
     if ctx.request.content_type != "multipart/form-data":
@@ -134,7 +141,7 @@ async def upload_recording(ctx: Context) -> dict[str, Any]:
         form = await receive(ctx, upload)
         content_type, filename, size = form["file"]
         recording = Recording(account_id=ctx.account_id, content_type=content_type, size=size, media_uri="",
-                              name=form.get("name") or Path(filename or "").stem[:200] or "recording")
+                              name=form.get("name") or default_name(filename))
         ctx.session.add(recording)
         await ctx.session.flush()
         path = folder(ctx) / f"{recording.id}.{extension(content_type, filename)}"

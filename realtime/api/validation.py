@@ -26,6 +26,31 @@ MAX_INT = 2**31 - 1
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 KINDS = ("string", "integer", "number", "boolean", "time", "datetime", "object", "array", "id")
+NUL = "must not contain NUL characters"
+SURROGATE = "must be Unicode text: it holds a lone surrogate"
+
+
+def unstorable(value: Any) -> str | None:
+    """Why a JSON value holds text no database can store, or None.
+
+    JSON may escape a lone UTF-16 surrogate ("\\ud800"), which is no character: it cannot
+    be encoded as UTF-8 for SQLite or PostgreSQL. PostgreSQL's text also refuses NUL.
+    Object keys and nested values are looked at too.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            return NUL
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return SURROGATE
+        return None
+    if isinstance(value, dict):
+        return next(filter(None, (unstorable(k) or unstorable(v) for k, v in value.items())), None)
+    if isinstance(value, list):
+        return next(filter(None, map(unstorable, value)), None)
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,8 +183,8 @@ class Field:
         elif kind == "string":
             if not isinstance(value, str):
                 raise ValueError("must be a string")
-            if "\x00" in value:
-                raise ValueError("must not contain NUL characters")
+            if message := unstorable(value):
+                raise ValueError(message)
             if self.min_length is not None and len(value) < self.min_length:
                 raise ValueError("required" if self.min_length == 1 else f"must be at least {self.min_length} characters")
             if self.max_length is not None and len(value) > self.max_length:
@@ -172,6 +197,8 @@ class Field:
 
     def parse_query(self, raw: str) -> Any:
         """A query-string value (always text) converted to the field's kind."""
+        if message := unstorable(raw):
+            raise ValueError(message)
         if self.kind in ("integer", "id"):
             try:
                 return self.convert(int(raw))
@@ -250,6 +277,11 @@ class Schema:
             if name not in body:
                 if field.required and not partial:
                     errors[prefix + name] = "required"
+                continue
+            # Text that cannot be stored is refused here, for every kind of field at once;
+            # nested objects name their own fields.
+            if not (field.kind == "array" and field.items is not None) and (message := unstorable(body[name])):
+                errors[prefix + name] = message
                 continue
             try:
                 value = field.convert(body[name])
