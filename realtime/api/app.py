@@ -30,6 +30,7 @@ from realtime.api import (
     webhook_deliveries,
 )
 from realtime.api.auth import api_key_of, authenticate
+from realtime.api.bodies import read_body
 from realtime.api.errors import (
     ApiError,
     BadRequest,
@@ -38,6 +39,7 @@ from realtime.api.errors import (
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    UnsupportedMediaType,
     error_body,
     error_response,
 )
@@ -96,11 +98,16 @@ def _endpoint(operation: Operation) -> Any:
     async def endpoint(request: web.Request) -> web.StreamResponse:
         store = request.app[STORE]
         ids = {name: int(request.match_info[name]) for name in path_params}
+        # Read before the transaction: a client slow to send holds no database connection.
+        raw = await read_body(request) if operation.body else b""
         async with store.transaction() as session:
             account = None if operation.public else await authenticate(session, request)
             params = parse_query(request.query, operation.query)
-            body = (operation.body.validate(parse_json(await request.read()), partial=operation.partial)
-                    if operation.body else {})
+            body = {}
+            if operation.body:
+                if raw.strip() and not is_json(request.content_type):
+                    raise UnsupportedMediaType(f"send the body as application/json, not {request.content_type}")
+                body = operation.body.validate(parse_json(raw), partial=operation.partial)
             context = Context(request, session, account, operation, params, body, ids)
             result = await operation.handler(context)
         if isinstance(result, web.StreamResponse):
@@ -110,6 +117,12 @@ def _endpoint(operation: Operation) -> Any:
         return web.json_response(result, status=operation.status)
     endpoint.__name__ = operation.operation_id
     return endpoint
+
+
+def is_json(content_type: str) -> bool:
+    """application/json, or a JSON-based type such as application/merge-patch+json."""
+    return content_type == "application/json" or (content_type.startswith("application/")
+                                                   and content_type.endswith("+json"))
 
 
 def _is_api(request: web.Request) -> bool:

@@ -48,6 +48,13 @@ class MethodNotAllowed(ApiError):
     error_id = "method-not-allowed"
 
 
+class RequestTimeout(ApiError):
+    """The client stopped sending its request body."""
+
+    status = 408
+    error_id = "request-timeout"
+
+
 class Conflict(ApiError):
     status = 409
     error_id = "conflict"
@@ -93,6 +100,7 @@ DESCRIPTIONS = {
     401: "Missing or wrong api_key/api_auth",
     404: "No such resource in this account",
     405: "Method not allowed",
+    408: "The request body stopped arriving",
     409: "Conflicts with existing data",
     413: "Upload too large",
     415: "Unsupported content type",

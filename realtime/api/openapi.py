@@ -139,6 +139,8 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
         statuses |= {401}
     if op.path_params:
         statuses |= {404}
+    if op.body is not None or op.upload is not None:
+        statuses |= {408, 415}  # a body that stops arriving; one of another type
     for status in sorted(statuses):
         responses[str(status)] = {"$ref": f"#/components/responses/{status}"}
     doc["responses"] = responses

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from sqlalchemy import exists, or_, select
 
+from realtime.api.bodies import chunks, form_parts, read_field
 from realtime.api.errors import Conflict, Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
 from realtime.api.routing import Context, Resource
 from realtime.api.validation import CREATED_AT, ID, Field, Schema
@@ -83,19 +84,15 @@ async def receive(ctx: Context, target: Path) -> dict[str, Any]:
     """Stream the form's file into ``target``; the form's fields, checked."""
     if ctx.request.content_type != "multipart/form-data":
         raise UnsupportedMediaType("upload the audio as multipart/form-data with a 'file' part")
-    try:
-        reader = await ctx.request.multipart()
-    except (ValueError, AssertionError) as exc:
-        raise UnsupportedMediaType(f"not a multipart form: {exc}") from None
     form: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    while (part := await reader.next()) is not None:
+    async for part in form_parts(ctx.request):
         if not isinstance(part, BodyPartReader) or part.name not in ("file", "name") or part.name in form:
             errors[getattr(part, "name", None) or "form"] = "unknown or repeated field"
             continue
         if part.name == "name":
             try:
-                form["name"] = NAME.convert((await part.read()).decode("utf-8"))
+                form["name"] = NAME.convert((await read_field(part)).decode("utf-8"))
             except UnicodeDecodeError:
                 errors["name"] = "must be UTF-8 text"
             except ValueError as exc:
@@ -117,7 +114,7 @@ async def _save(part: BodyPartReader, target: Path) -> int:
     size = 0
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("wb") as out:
-        while chunk := await part.read_chunk(CHUNK):
+        async for chunk in chunks(part, CHUNK):
             size += len(chunk)
             if size > MAX_BYTES:
                 raise PayloadTooLarge(f"recordings are at most {MAX_BYTES} bytes", details={"max_bytes": MAX_BYTES})

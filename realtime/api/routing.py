@@ -62,8 +62,9 @@ class Operation:
 
     @property
     def route_path(self) -> str:
-        """The aiohttp path: path parameters are ids, so only digits match."""
-        return re.sub(r"{(\w+)}", r"{\1:\\d+}", self.path)
+        """The aiohttp path: path parameters are ids, so only ASCII digits match (a regular
+        expression's \\d would also take "١", which int() reads as 1)."""
+        return re.sub(r"{(\w+)}", r"{\1:[0-9]+}", self.path)
 
 
 class Resource:

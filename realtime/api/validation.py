@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 
 MAX_ID = 2**63 - 1
 MAX_INT = 2**31 - 1
-_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 KINDS = ("string", "integer", "number", "boolean", "time", "datetime", "object", "array", "id")
 NUL = "must not contain NUL characters"
@@ -200,10 +201,10 @@ class Field:
         if message := unstorable(raw):
             raise ValueError(message)
         if self.kind in ("integer", "id"):
-            try:
-                return self.convert(int(raw))
-            except ValueError as exc:
-                raise ValueError("must be an integer" if "invalid literal" in str(exc) else str(exc)) from None
+            # ASCII digits only: int() also reads " 5", "1_0" and other scripts' digits ("١").
+            if not _INTEGER.fullmatch(raw):
+                raise ValueError("must be an integer")
+            return self.convert(int(raw))
         if self.kind == "boolean":
             if raw.lower() in ("true", "1"):
                 return True

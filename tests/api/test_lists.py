@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -12,7 +13,9 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
+from realtime.api import bodies
 from realtime.api.lists import setup_list_imports
+from realtime.app_keys import SETTINGS
 from realtime.webhooks import SIGNATURE_HEADER, WebhookDispatcher, verify_signature
 from tests.api.conftest import Api, api_app, api_settings, prepare_store
 
@@ -195,6 +198,44 @@ async def test_a_malformed_json_body_is_400_like_every_other_resource(make_list_
                                            headers={**api.alice.headers, "Content-Type": "application/json"})
         assert (status, answer["error"]["id"]) == (400, "malformed-json"), body[:20]
     assert (await api.get("/v1/lists"))["resources"] == []
+
+
+async def test_an_upload_cut_off_before_its_closing_boundary_is_400(make_list_api, migrated_sqlite_url):
+    api = await make_list_api(migrated_sqlite_url)
+    campaign_id = await campaign(api)
+    whole = (f'--b\r\nContent-Disposition: form-data; name="name"\r\n\r\nNovember\r\n'
+             f'--b\r\nContent-Disposition: form-data; name="campaign_id"\r\n\r\n{campaign_id}\r\n'
+             f'--b\r\nContent-Disposition: form-data; name="file"; filename="n.csv"\r\n'
+             f'Content-Type: text/csv\r\n\r\n{CSV}\r\n--b--\r\n').encode()
+    for cut in (whole[:-len("--b--\r\n")], whole[:-40], whole[:60]):
+        status, body, _ = await api.call("POST", "/v1/lists", data=cut, headers={
+            **api.alice.headers, "Content-Type": "multipart/form-data; boundary=b"})
+        assert (status, body["error"]["id"]) == (400, "malformed-body"), (cut[-20:], body)
+    assert (await api.get("/v1/lists"))["resources"] == []
+    assert not list((Path(api.client.app[SETTINGS].data_dir) / "imports").glob("*"))
+
+
+async def test_an_upload_that_stops_arriving_is_408_and_leaves_nothing(make_list_api, migrated_sqlite_url,
+                                                                       monkeypatch):
+    monkeypatch.setattr(bodies, "IDLE_TIMEOUT", 0.5)
+    api = await make_list_api(migrated_sqlite_url)
+    campaign_id = await campaign(api)
+    start = (f'--b\r\nContent-Disposition: form-data; name="name"\r\n\r\nNovember\r\n'
+             f'--b\r\nContent-Disposition: form-data; name="campaign_id"\r\n\r\n{campaign_id}\r\n'
+             f'--b\r\nContent-Disposition: form-data; name="file"; filename="n.csv"\r\n\r\n{CSV}').encode()
+    reader, writer = await asyncio.open_connection(api.client.host, api.client.port)
+    try:
+        writer.write(b"POST /v1/lists HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                     b"Authorization: " + api.alice.headers["Authorization"].encode() + b"\r\n"
+                     b"Content-Length: 100000\r\n\r\n" + start)
+        await writer.drain()
+        async with asyncio.timeout(10):
+            status_line = await reader.readline()
+    finally:
+        writer.close()
+    assert status_line.startswith(b"HTTP/1.1 408"), status_line
+    assert (await api.get("/v1/lists"))["resources"] == []
+    assert not list((Path(api.client.app[SETTINGS].data_dir) / "imports").glob("*"))
 
 
 async def test_lists_belong_to_their_account_and_can_be_renamed_and_deleted(list_api, hooks):

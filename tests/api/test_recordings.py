@@ -49,6 +49,15 @@ async def test_a_file_name_that_cannot_be_stored_gives_a_name_that_can(any_api):
     assert made["name"] == "Sorry again"
 
 
+async def test_an_upload_cut_off_before_its_closing_boundary_is_400(api, tmp_path):
+    body, headers = raw_upload('form-data; name="file"; filename="a.wav"')
+    for cut in (body[:-len("--b--\r\n")], body[:-20], body[:30]):
+        status, answer, _ = await api.call("POST", "/v1/recordings", data=cut, headers={**api.alice.headers, **headers})
+        assert (status, answer["error"]["id"]) == (400, "malformed-body"), (cut[-20:], answer)
+    assert (await api.get("/v1/recordings"))["total"] == 0
+    assert not [p for p in (tmp_path / "recordings").rglob("*") if p.is_file()]
+
+
 async def test_only_audio_is_accepted(api, tmp_path):
     status, body, _ = await api.call("POST", "/v1/recordings", data=samples.form(b"MZ\x90\x00", "application/x-msdownload"))
     assert status == 422
