@@ -915,7 +915,16 @@ class ImportRunner:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _run(self, list_id: int, path: Path | None, url: str | None) -> ImportProgress:
+    async def _run(self, list_id: int, path: Path | None, url: str | None) -> ImportProgress | None:
+        try:
+            return await self._import(list_id, path, url)
+        except Exception:
+            # Nobody awaits this task: an exception left in it would only surface at exit as
+            # "Task exception was never retrieved". The list (or its campaign) may be gone.
+            logger.exception("list %s: the import stopped", list_id)
+            return None
+
+    async def _import(self, list_id: int, path: Path | None, url: str | None) -> ImportProgress:
         if path is None:
             self.work_dir.mkdir(parents=True, exist_ok=True)
             path = self.work_dir / f"list-{list_id}.csv"

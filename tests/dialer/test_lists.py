@@ -438,3 +438,14 @@ async def test_an_import_failed_by_another_runner_is_not_finished_again(floor, t
     assert (result.status, result.error) == (ListStatus.FAILED, INTERRUPTED)
     now, [delivery], _ = await stored(floor.store, lead_list.id)
     assert now.status is ListStatus.FAILED and delivery.event == "list.import_failed"
+
+
+async def test_an_import_whose_list_is_gone_ends_with_a_log_line_not_a_task_exception(floor, tmp_path, caplog):
+    runner = runner_for(floor.store, tmp_path)
+    path = write(tmp_path, "Phone\n(212) 555-0100\n")
+    task = runner.start(2**62, path=path)
+    await asyncio.wait([task], timeout=30)
+    assert task.done() and task.exception() is None
+    assert [r for r in caplog.records if r.levelname == "ERROR" and f"list {2**62}" in r.getMessage()]
+    assert not path.exists()
+    await runner.close()
