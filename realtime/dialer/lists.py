@@ -25,6 +25,7 @@ within a batch, but batches written side by side may commit in either order.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
 import dataclasses
 import datetime as dt
@@ -212,34 +213,71 @@ class _Batch:
         return list(dict.fromkeys(phone for phone, _, _ in self.rows))
 
 
-def read_headers(path: Path) -> list[str]:
-    with _open(path) as file:
+def read_headers(path: Path, encoding: str | None = None) -> list[str]:
+    with _open(path, encoding) as file:
         try:
             return next(csv.reader(file), [])
         except csv.Error as exc:
             raise ListImportError("unreadable-file", f"the file is not CSV: {exc}") from None
 
 
-def count_rows(path: Path) -> int:
-    """Data rows in the file (blank lines aside)."""
-    with _open(path) as file:
+def count_rows(path: Path, encoding: str | None = None) -> int:
+    """Data rows in the file (blank lines aside), a row too broken to read included."""
+    with _open(path, encoding) as file:
         reader = csv.reader(file)
         next(reader, None)
+        return sum(1 for record in _records(reader) if record)
+
+
+def detect_encoding(path: Path) -> str:
+    """utf-8-sig for a file that is valid UTF-8 (with or without a byte-order mark), else cp1252.
+
+    Spreadsheets still save "CSV" in the Windows code page, whose letters are Latin-1's
+    (plus curly quotes, dashes and the euro sign): read as UTF-8, "José" would become
+    "Jos\ufffd". A file that is not valid UTF-8 as a whole is read as cp1252.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with open(path, "rb") as file:
         try:
-            return sum(1 for record in reader if record)
+            while chunk := file.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return "utf-8-sig"
+
+
+def _open(path: Path, encoding: str | None = None):
+    # utf-8-sig drops the byte-order mark spreadsheets write; the five bytes cp1252 leaves
+    # undefined become U+FFFD rather than fail the file.
+    return open(path, encoding=encoding or detect_encoding(path), errors="replace", newline="")
+
+
+FIELD_TOO_LONG = f"a field is longer than {csv.field_size_limit()} characters"
+
+
+def _records(reader: Any) -> Iterator[list[str] | str]:
+    """The reader's records; for one it cannot read, why (the reader goes on at the next line).
+
+    csv refuses a field over its limit (128 KiB) with an error, not a value: that row alone
+    is rejected, and memory stays bounded by the limit."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
         except csv.Error as exc:
-            raise ListImportError("unreadable-file", f"row {reader.line_num}: {exc}") from None
+            yield FIELD_TOO_LONG if "field limit" in str(exc) else f"not readable as CSV: {exc}"
 
 
-def _open(path: Path):
-    # utf-8-sig drops the byte-order mark spreadsheets write; bad bytes become U+FFFD, not a failure.
-    return open(path, encoding="utf-8-sig", errors="replace", newline="")
-
-
-def _batches(path: Path, mapping: dict[str, str], region: str, size: int) -> Iterator[_Batch]:
-    with _open(path) as file:
+def _batches(path: Path, mapping: dict[str, str], region: str, size: int,
+             encoding: str | None = None) -> Iterator[_Batch]:
+    with _open(path, encoding) as file:
         reader = csv.reader(file)
-        headers = next(reader, [])
+        try:
+            headers = next(reader, [])
+        except csv.Error as exc:
+            raise ListImportError("unreadable-file", f"the file is not CSV: {exc}") from None
         check_mapping(mapping, headers)
         columns = {target: headers.index(header) for header, target in mapping.items()}
         phone_at = columns[PHONE]
@@ -250,21 +288,18 @@ def _batches(path: Path, mapping: dict[str, str], region: str, size: int) -> Ite
         empty = ("",) * len(LEAD_FIELDS)
         batch = _Batch([], [])
         row_number = 1
-        try:
-            for record in reader:
-                row_number += 1
-                if not record:
-                    continue
-                row = _row(record, width, phone_at, fields, custom, empty, region)
-                if isinstance(row, str):
-                    batch.rejections.append((row_number, row))
-                else:
-                    batch.rows.append(row)
-                if len(batch.rows) + len(batch.rejections) >= size:
-                    yield batch
-                    batch = _Batch([], [])
-        except csv.Error as exc:
-            raise ListImportError("unreadable-file", f"row {row_number}: {exc}") from None
+        for record in _records(reader):
+            row_number += 1
+            if not record:
+                continue
+            row = record if isinstance(record, str) else _row(record, width, phone_at, fields, custom, empty, region)
+            if isinstance(row, str):
+                batch.rejections.append((row_number, row))
+            else:
+                batch.rows.append(row)
+            if len(batch.rows) + len(batch.rejections) >= size:
+                yield batch
+                batch = _Batch([], [])
         if batch.rows or batch.rejections:
             yield batch
 
@@ -592,7 +627,8 @@ async def _import_rows(store: Store, target: _Target, path: Path, mapping: dict[
                        progress: Callable[[ImportProgress], None] | None) -> None:
     """Count the file's rows, then write them batch by batch, ``writers`` batches at once."""
     list_id = target.list_id
-    total = await asyncio.to_thread(count_rows, path)
+    encoding = await asyncio.to_thread(detect_encoding, path)
+    total = await asyncio.to_thread(count_rows, path, encoding)
     async with store.transaction() as session:
         await session.execute(update(LeadList).where(LeadList.id == list_id).values(rows_total=total))
     counts = [0, 0, 0, 0]  # imported, rejected, blocked, households created
@@ -603,7 +639,7 @@ async def _import_rows(store: Store, target: _Target, path: Path, mapping: dict[
         if progress is not None:
             progress(ImportProgress(list_id, ListStatus.IMPORTING, total, *counts))
 
-    batches = _batches(path, mapping, region, batch_rows)
+    batches = _batches(path, mapping, region, batch_rows, encoding)
     following = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
     writing: set[asyncio.Task] = set()
     in_flight = _InFlight()
