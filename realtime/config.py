@@ -40,6 +40,7 @@ class Settings:
     sim_outcomes: str = "mix"
     sim_speed: float = 1.0
     api_rate_limit: str = "600/minute"  # per API key, shared through Redis when configured
+    api_auth_failure_limit: str = "60/minute"  # failed API authentications per client address
     allow_private_urls: bool = False  # let list downloads and webhooks reach private/loopback addresses
 
     @property
@@ -153,14 +154,15 @@ def _validate(s: Settings) -> None:
         )
     if not s.ari_app or any(c in s.ari_app for c in ",/ "):
         raise ConfigError(f"{env_name('ari_app')}: {s.ari_app!r} is not a valid Stasis application name")
-    try:
-        from limits import parse
+    from limits import parse
 
-        parse(s.api_rate_limit)
-    except ValueError:
-        raise ConfigError(
-            f"{env_name('api_rate_limit')}: {s.api_rate_limit!r} is not a rate such as '600/minute'"
-        ) from None
+    for name in ("api_rate_limit", "api_auth_failure_limit"):
+        try:
+            parse(getattr(s, name))
+        except ValueError:
+            raise ConfigError(
+                f"{env_name(name)}: {getattr(s, name)!r} is not a rate such as '600/minute'"
+            ) from None
     if len(s.secret_key) < 16:
         raise ConfigError(f"{env_name('secret_key')}: must be at least 16 characters")
 

@@ -11,6 +11,8 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from limits import RateLimitItem
+from limits import parse as parse_limit
 from aiohttp.http_exceptions import BadHttpMessage
 from sqlalchemy.exc import IntegrityError
 
@@ -44,10 +46,11 @@ from realtime.api.errors import (
     error_response,
 )
 from realtime.api.openapi import build_document
-from realtime.api.ratelimit import RateLimiter
+from realtime.api.ratelimit import RateLimiter, Verdict
 from realtime.api.routing import Context, Operation, Resource
 from realtime.api.validation import parse_json, parse_query
 from realtime.app_keys import SETTINGS, STORE
+from realtime.store.models import Account
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +75,8 @@ RESOURCES_IN_ORDER = (
 
 RESOURCES: web.AppKey[list[Resource]] = web.AppKey("api_resources", list)
 LIMITER: web.AppKey[RateLimiter] = web.AppKey("api_rate_limiter", RateLimiter)
+FAILED_AUTH_LIMIT: web.AppKey[RateLimitItem] = web.AppKey("api_failed_auth_limit", RateLimitItem)
+KEY_VERDICT: web.RequestKey[Verdict] = web.RequestKey("api_key_verdict", Verdict)  # for the headers
 
 
 def setup_api(app: web.Application) -> None:
@@ -80,6 +85,7 @@ def setup_api(app: web.Application) -> None:
     resources = list(RESOURCES_IN_ORDER)
     app[RESOURCES] = resources
     app[LIMITER] = RateLimiter(settings.api_rate_limit, settings.redis_url)
+    app[FAILED_AUTH_LIMIT] = parse_limit(settings.api_auth_failure_limit)
 
     async def close_limiter(app: web.Application) -> None:
         await app[LIMITER].close()
@@ -102,6 +108,8 @@ def _endpoint(operation: Operation) -> Any:
         raw = await read_body(request) if operation.body else b""
         async with store.transaction() as session:
             account = None if operation.public else await authenticate(session, request)
+            if account is not None:
+                await count_request(request, account)
             params = parse_query(request.query, operation.query)
             body = {}
             if operation.body:
@@ -164,22 +172,48 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
 
 @web.middleware
 async def rate_limit_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Requests count per API key once its secret is proven (the endpoint counts them), per
+    client address without a key; failed authentications count per address on their own.
+
+    A wrong ``api_auth`` thus never uses up the allowance of the key it names, and an address
+    trying keys or secrets is refused once it has failed too often, whatever key it tries.
+    """
     if not _is_api(request):
         return await handler(request)
+    limiter = request.app[LIMITER]
     key = api_key_of(request)
-    identity = f"key:{key}" if key else f"addr:{request.remote}"
-    try:
-        verdict = await request.app[LIMITER].hit(identity)
-    except Exception:  # noqa: BLE001 - a broken limiter store must not take the API down
-        logger.warning("rate limiter unavailable; request let through", exc_info=True)
-        return await handler(request)
+    failures = f"auth-failures:{request.remote}"
+    verdict = await limiter.check(failures, request.app[FAILED_AUTH_LIMIT])
     if not verdict.allowed:
         response: web.StreamResponse = error_response(RateLimited(
+            f"more than {verdict.limit} failed authentications from this address in the window; retry later",
+            error_id="too-many-failed-authentications", details={"limit": verdict.limit}))
+        response.headers.update(verdict.headers())
+        return response
+    # With a key, only checked here: a key over its limit is refused before any work.
+    verdict = await (limiter.check(f"key:{key}") if key else limiter.hit(f"addr:{request.remote}"))
+    if not verdict.allowed:
+        response = error_response(RateLimited(
             f"more than {verdict.limit} requests in the window; retry later", details={"limit": verdict.limit}))
     else:
         response = await handler(request)
+        if response.status == 401:
+            verdict = await limiter.hit(failures, request.app[FAILED_AUTH_LIMIT])
+        elif KEY_VERDICT in request:
+            verdict = request[KEY_VERDICT]
+        elif key:  # a route needing no credentials (the API root): counted per address
+            verdict = await limiter.hit(f"addr:{request.remote}")
     response.headers.update(verdict.headers())
     return response
+
+
+async def count_request(request: web.Request, account: Account) -> None:
+    """Count an authenticated request against its key; RateLimited past the key's limit."""
+    verdict = await request.app[LIMITER].hit(f"key:{account.api_key}")
+    request[KEY_VERDICT] = verdict
+    if not verdict.allowed:
+        raise RateLimited(f"more than {verdict.limit} requests in the window; retry later",
+                          details={"limit": verdict.limit})
 
 
 # -- the API's own two documents --------------------------------------------------------------
