@@ -42,6 +42,9 @@ class Settings:
     api_rate_limit: str = "600/minute"  # per API key, shared through Redis when configured
     api_auth_failure_limit: str = "60/minute"  # failed API authentications per client address
     allow_private_urls: bool = False  # let list downloads and webhooks reach private/loopback addresses
+    database_pool_size: int = 20  # connections per process, at most; a request finding none free waits...
+    database_pool_timeout: float = 3.0  # ...this long (seconds), then answers 503
+    http_idle_timeout: float = 30.0  # seconds a connection may wait for (or send) a request's headers
 
     @property
     def uses_simulator(self) -> bool:
@@ -123,14 +126,22 @@ def _coerce(name: str, value: object) -> object:
         if text not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
             raise ConfigError(f"{env_name(name)}: {value!r} is not true or false")
         return text in ("1", "true", "yes", "on")
-    if name == "sim_speed":
+    if name in ("sim_speed", "database_pool_timeout", "http_idle_timeout"):
         try:
-            speed = float(value)  # type: ignore[arg-type]
+            number = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise ConfigError(f"{env_name(name)}: {value!r} is not a number") from None
-        if speed <= 0:
-            raise ConfigError(f"{env_name(name)}: must be greater than 0, got {speed}")
-        return speed
+        if not number > 0:
+            raise ConfigError(f"{env_name(name)}: must be greater than 0, got {number}")
+        return number
+    if name == "database_pool_size":
+        try:
+            size = int(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ConfigError(f"{env_name(name)}: {value!r} is not a whole number") from None
+        if size < 1:
+            raise ConfigError(f"{env_name(name)}: must be at least 1, got {size}")
+        return size
     return str(value)
 
 

@@ -18,6 +18,7 @@ from realtime.bus import create_bus
 from realtime.channels.server import create_socket_server
 from realtime.config import Settings
 from realtime.health import ComponentHealth, Status
+from realtime.http_server import handler_args
 from realtime.sign_in import setup_sign_in
 from realtime.store.database import Store
 from realtime.telephony.service import start_telephony
@@ -29,7 +30,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application()
+    app = web.Application(handler_args=handler_args(settings))
     app[app_keys.SETTINGS] = settings
     healthz.setup_healthz(app)
     app.cleanup_ctx.append(_store_ctx)
@@ -55,7 +56,9 @@ def create_app(settings: Settings) -> web.Application:
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
-    store = Store(app[app_keys.SETTINGS].database_url)
+    settings = app[app_keys.SETTINGS]
+    store = Store(settings.database_url, pool_size=settings.database_pool_size,
+                  pool_timeout=settings.database_pool_timeout)
     await store.check()
     app[app_keys.STORE] = store
 

@@ -15,6 +15,7 @@ from limits import RateLimitItem
 from limits import parse as parse_limit
 from aiohttp.http_exceptions import BadHttpMessage
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from realtime.api import (
     blocked_numbers,
@@ -41,6 +42,7 @@ from realtime.api.errors import (
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    ServerBusy,
     UnsupportedMediaType,
     error_body,
     error_response,
@@ -55,6 +57,7 @@ from realtime.store.models import Account
 logger = logging.getLogger(__name__)
 
 PREFIX = "/v1"
+BUSY_RETRY_AFTER = 2  # seconds a client is told to wait when no database connection is free
 
 # Every resource, in the order GET /v1 lists them.
 RESOURCES_IN_ORDER = (
@@ -149,6 +152,14 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     except BadHttpMessage as exc:
         # A body aiohttp cannot parse while the handler reads it (a broken multipart part header).
         return error_response(BadRequest(f"malformed request body: {exc.message}", error_id="malformed-body"))
+    except PoolTimeout:
+        # Every database connection is busy and none came free in time: shed the load at once
+        # rather than queue more requests behind the saturated database.
+        logger.warning("no database connection free for %s %s: answered 503", request.method, request.path)
+        response = error_response(ServerBusy(f"the server is busy; retry in {BUSY_RETRY_AFTER} seconds",
+                                             details={"retry_after": BUSY_RETRY_AFTER}))
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
+        return response
     except IntegrityError as exc:
         # A race past the service's own checks (two creates of one name at once).
         logger.info("integrity error on %s %s: %s", request.method, request.path, exc.orig)

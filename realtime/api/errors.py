@@ -86,6 +86,13 @@ class RateLimited(ApiError):
     error_id = "rate-limited"
 
 
+class ServerBusy(ApiError):
+    """Every database connection is in use: retry after ``Retry-After`` seconds."""
+
+    status = 503
+    error_id = "server-busy"
+
+
 def error_body(error_id: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"id": error_id, "message": message, "details": details or {}}}
 
@@ -106,4 +113,5 @@ DESCRIPTIONS = {
     415: "Unsupported content type",
     422: "Invalid fields; details.fields names every one",
     429: "Rate limit exceeded; see Retry-After",
+    503: "The server is busy; retry after Retry-After seconds",
 }

@@ -55,6 +55,10 @@ RETRY_AFTER = {"Retry-After": {"description": "Seconds until a request will be a
                                "schema": {"type": "integer", "minimum": 1}}}
 
 
+# A busy server says when to retry; a 503 for a missing component (imports-unavailable) does not.
+BUSY_RETRY_AFTER = {"Retry-After": {**RETRY_AFTER["Retry-After"], "required": False}}
+
+
 def item_schema_name(resource: Resource) -> str:
     return "".join(part.capitalize() for part in resource.name.split("_"))
 
@@ -66,7 +70,7 @@ def build_document(resources: list[Resource], extra: list[Operation], server_url
         "responses": {
             str(status): {
                 "description": text,
-                "headers": RATE_HEADERS | (RETRY_AFTER if status == 429 else {}),
+                "headers": RATE_HEADERS | (RETRY_AFTER if status == 429 else BUSY_RETRY_AFTER if status == 503 else {}),
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
             }
             for status, text in DESCRIPTIONS.items()
@@ -134,7 +138,7 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
         doc["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": op.upload}}}
 
     responses: dict[str, Any] = {str(op.status): _success(op, components)}
-    statuses = set(op.errors) | {400, 405, 429}
+    statuses = set(op.errors) | {400, 405, 429, 503}  # 503: no database connection came free
     if not op.public:
         statuses |= {401}
     if op.path_params:

@@ -5,6 +5,8 @@ import asyncio
 import json
 
 from realtime.api import bodies
+from realtime.store.database import Store
+from tests.api.conftest import Api, api_app, api_settings, prepare_store
 
 
 async def test_malformed_json_is_400(api):
@@ -114,3 +116,24 @@ async def test_a_body_that_stops_arriving_is_408(api, monkeypatch):
     assert status_line.startswith(b"HTTP/1.1 408"), status_line
     assert answer["error"]["id"] == "request-timeout"
     assert (await api.get("/v1/campaigns"))["total"] == 0
+
+
+async def test_an_exhausted_database_pool_answers_503_soon_and_recovers(aiohttp_client, tmp_path, migrated_database_url):
+    made, alice, _ = await prepare_store(migrated_database_url)
+    await made.close()
+    store = Store(migrated_database_url, pool_size=2, pool_timeout=0.2)
+    api = Api(await aiohttp_client(api_app(store, api_settings(migrated_database_url, tmp_path))), store, alice, alice)
+    try:
+        await api.get("/v1/campaigns")
+        held = [await store.engine.connect() for _ in range(2)]  # every connection busy elsewhere
+        try:
+            async with asyncio.timeout(5):
+                status, answer, response = await api.call("GET", "/v1/campaigns")
+            assert (status, answer["error"]["id"]) == (503, "server-busy"), answer
+            assert int(response.headers["Retry-After"]) >= 1
+        finally:
+            for connection in held:
+                await connection.close()
+        assert (await api.get("/v1/campaigns"))["total"] == 0
+    finally:
+        await store.close()
