@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from realtime.api.bodies import chunks, form_parts, read_body, read_field
 from realtime.api.errors import ApiError, Conflict, Invalid, PayloadTooLarge, UnsupportedMediaType
-from realtime.api.pagination import PAGE_PARAMS
+from realtime.api.pagination import KEYSET_PAGE_PARAMS
 from realtime.api.routing import COLLECTION, Context, Resource
 from realtime.api.validation import CREATED_AT, ID, Field, Schema, parse_json
 from realtime.app_keys import SETTINGS, STORE, WEBHOOKS
@@ -313,11 +313,12 @@ async def delete_list(ctx: Context) -> None:
     await ctx.session.delete(lead_list)
 
 
-@resource.operation("GET", "/{id}/rejections", name="rejections", query=PAGE_PARAMS, response=COLLECTION,
+@resource.operation("GET", "/{id}/rejections", name="rejections", query=KEYSET_PAGE_PARAMS, response=COLLECTION,
                     items=REJECTION, errors=(404,),
                     summary="Rows not imported: row number (the header is row 1) and reason")
 async def list_rejections(ctx: Context) -> dict[str, Any]:
     lead_list = await ctx.find(LeadList)
     query = (select(ListRejection).where(ListRejection.lead_list_id == lead_list.id)
              .order_by(ListRejection.row_number))
-    return await ctx.page(query, lambda r: {"row_number": r.row_number, "reason": r.reason})
+    return await ctx.page(query, lambda r: {"row_number": r.row_number, "reason": r.reason},
+                          key=ListRejection.row_number)

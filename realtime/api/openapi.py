@@ -163,7 +163,7 @@ def _success(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
         schema = {
             "type": "object",
             "required": ["uri", "name", "actions", "resources", "next_page", "prev_page",
-                         "first_page", "last_page", "total", "page", "limit"],
+                         "first_page", "last_page", "total", "total_estimated", "page", "limit"],
             "properties": {
                 "uri": {"type": "string", "format": "uri"},
                 "name": {"type": "string"},

@@ -7,6 +7,7 @@ import asyncio
 import csv
 import datetime as dt
 import random
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -494,3 +495,28 @@ async def test_a_utf_8_file_stays_utf_8(floor, tmp_path):
     content = "\ufeffPhone,Name,Notes\n2125550100,José,日本\n".encode()
     result, names, _ = await imported(floor, tmp_path, content)
     assert (result.status, names) == (ListStatus.READY, ["José"])
+
+
+@pytest.mark.parametrize("migrated_database_url", ["postgresql"], indirect=True)
+async def test_a_big_import_refreshes_the_planners_statistics(floor, tmp_path, monkeypatch):
+    from sqlalchemy import text
+
+    from realtime.dialer import lists
+
+    async def last_analyzed() -> dict[str, Any]:
+        async with floor.store.sessions() as session:
+            rows = await session.execute(text(
+                "SELECT relname, last_analyze FROM pg_stat_user_tables WHERE relname IN ('leads', 'households')"))
+            return dict(rows.all())
+
+    monkeypatch.setattr(lists, "ANALYZE_AFTER_ROWS", 3)  # a big import, in a test's size
+    campaign = await floor.campaign()
+    before = await last_analyzed()
+    small = await import_csv_file(floor.store, write(tmp_path, "phone\n2125550100\n2125550101\n", "small.csv"),
+                                  campaign_id=campaign.id)
+    assert small.rows_imported == 2 and await last_analyzed() == before
+    big = await import_csv_file(floor.store, write(tmp_path, "phone\n2125550102\n2125550103\n2125550104\n"),
+                                campaign_id=campaign.id)
+    assert big.rows_imported == 3
+    after = await last_analyzed()
+    assert all(after[table] is not None and after[table] != before.get(table) for table in ("leads", "households"))
