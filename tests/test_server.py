@@ -143,4 +143,3 @@ async def test_an_uploaded_list_is_imported_and_its_webhook_delivered(aiohttp_cl
     assert b'"list.imported"' in body
     lead_list = await (await client.get(f"/v1/lists/{(await response.json())['id']}", headers=auth)).json()
     assert (lead_list["status"], lead_list["rows_imported"], lead_list["rows_rejected"]) == ("ready", 1, 1)
-

@@ -11,9 +11,9 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 from limits import RateLimitItem
 from limits import parse as parse_limit
-from aiohttp.http_exceptions import BadHttpMessage
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 

@@ -83,7 +83,7 @@ async def paginate(
     """The collection body for ``statement`` (already filtered and ordered); ``present``
     turns each row into its answer, without queries of its own (load what a page needs
     in the statement, or for the whole page at once)."""
-    page, limit = params["page"], params["limit"]
+    page, limit = params.get("page") or 1, params["limit"]
     total = await session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
     rows = _rows(await session.execute(statement.offset((page - 1) * limit).limit(limit)), statement)
     resources = [present(row) for row in rows]

@@ -36,21 +36,25 @@ def unstorable(value: Any) -> str | None:
 
     JSON may escape a lone UTF-16 surrogate ("\\ud800"), which is no character: it cannot
     be encoded as UTF-8 for SQLite or PostgreSQL. PostgreSQL's text also refuses NUL.
-    Object keys and nested values are looked at too.
+    Object keys and nested values are looked at too, without recursion (JSON may nest as
+    deep as the parser allows).
     """
-    if isinstance(value, str):
-        if "\x00" in value:
-            return NUL
-        if not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                return SURROGATE
-        return None
-    if isinstance(value, dict):
-        return next(filter(None, (unstorable(k) or unstorable(v) for k, v in value.items())), None)
-    if isinstance(value, list):
-        return next(filter(None, map(unstorable, value)), None)
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return NUL
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return SURROGATE
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
     return None
 
 

@@ -210,3 +210,12 @@ async def test_filters_refuse_unstorable_text_as_bad_parameters(any_api):
                 assert status == 400, (operation.path, field.name, answer)
                 assert answer["error"]["id"] == "invalid-parameters"
                 assert field.name in answer["error"]["details"]["parameters"], answer
+
+
+async def test_deeply_nested_values_are_looked_through(any_api):
+    lead = await samples.lead(any_api)
+    depth = 940  # as deep as the JSON parser goes from a handler, about
+    body = '{"custom_fields": {"ward": ' + "[" * depth + '"a\\ud800"' + "]" * depth + "}}"
+    status, answer, _ = await any_api.call("PATCH", f"/v1/leads/{lead['id']}", data=body.encode(),
+                                           headers={**any_api.alice.headers, "Content-Type": "application/json"})
+    assert status == 422 and answer["error"]["details"]["fields"]["custom_fields"] == SURROGATE, answer
