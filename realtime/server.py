@@ -23,6 +23,7 @@ from realtime.channels.caller import CallerNamespace
 from realtime.channels.server import create_socket_server
 from realtime.config import Settings
 from realtime.health import ComponentHealth, Status
+from realtime.http_server import handler_args
 from realtime.sign_in import setup_sign_in
 from realtime.store.database import Store
 from realtime.telephony.service import start_telephony
@@ -34,7 +35,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application()
+    app = web.Application(handler_args=handler_args(settings))
     app[app_keys.SETTINGS] = settings
     security_headers.setup_security_headers(app)
     healthz.setup_healthz(app)
@@ -64,7 +65,9 @@ def create_app(settings: Settings) -> web.Application:
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
-    store = Store(app[app_keys.SETTINGS].database_url)
+    settings = app[app_keys.SETTINGS]
+    store = Store(settings.database_url, pool_size=settings.database_pool_size,
+                  pool_timeout=settings.database_pool_timeout)
     await store.check()
     app[app_keys.STORE] = store
 
