@@ -22,6 +22,7 @@ from realtime.channels.caller import CallerNamespace
 from realtime.channels.server import create_socket_server
 from realtime.config import Settings
 from realtime.health import ComponentHealth, Status
+from realtime.http_server import handler_args
 from realtime.pages import STATIC_DIR, setup_pages
 from realtime.sign_in import setup_sign_in
 from realtime.store.database import Store
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application()
+    app = web.Application(handler_args=handler_args(settings))
     app[app_keys.SETTINGS] = settings
     security_headers.setup_security_headers(app)
     healthz.setup_healthz(app)
@@ -63,7 +64,9 @@ def create_app(settings: Settings) -> web.Application:
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
-    store = Store(app[app_keys.SETTINGS].database_url)
+    settings = app[app_keys.SETTINGS]
+    store = Store(settings.database_url, pool_size=settings.database_pool_size,
+                  pool_timeout=settings.database_pool_timeout)
     await store.check()
     app[app_keys.STORE] = store
 
