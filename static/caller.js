@@ -308,8 +308,10 @@ function renderConnection(status, detail) {
   $("reconnect").hidden = status === "reconnecting";
   $("sign-in-again").hidden = true;
   if (status === "reconnecting") {
-    $("connection-message").textContent = "The connection dropped. Reconnecting… Nothing is lost: this page "
-      + "catches up with everything that happened meanwhile.";
+    $("connection-message").textContent = detail && detail.id
+      ? `${detail.message} Trying again…`
+      : "The connection dropped. Reconnecting… Nothing is lost: this page catches up with everything that "
+        + "happened meanwhile.";
   } else if (status === "disconnected") {
     $("connection-message").textContent = "You are disconnected from the server.";
   } else if (status === "failed") {

@@ -219,7 +219,9 @@ function renderConnection(status, detail) {
   $("reconnect").hidden = status === "reconnecting";
   $("sign-in-again").hidden = true;
   if (status === "reconnecting") {
-    $("connection-message").textContent = "The connection dropped. Reconnecting… the floor is brought up to date when it is back.";
+    $("connection-message").textContent = detail && detail.id
+      ? `${detail.message} Trying again…`
+      : "The connection dropped. Reconnecting… the floor is brought up to date when it is back.";
   } else if (status === "disconnected") {
     $("connection-message").textContent = "You are disconnected from the server.";
   } else if (status === "failed") {

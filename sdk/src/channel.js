@@ -10,6 +10,11 @@ import { ImpactDialerError, errorFromAck, errorFromConnectError } from "./errors
 import { EventSequence } from "./sequence.js";
 
 export const COMMAND_TIMEOUT_MS = 20_000;
+/** Refusals that pass: the server is busy, or no engine answered. Tried again, at growing
+ * intervals (up to {@link RETRY_MAX_MS}), as "reconnecting"; every other refusal is "failed". */
+export const RETRYABLE = new Set(["server-busy", "engine-unavailable"]);
+export const RETRY_FIRST_MS = 500;
+export const RETRY_MAX_MS = 10_000;
 
 export class Channel extends Emitter {
   /**
@@ -28,6 +33,9 @@ export class Channel extends Emitter {
     this.connectionError = null;
     this._resyncing = false;
     this._reopening = false;
+    this._retries = 0;
+    this._retryTimer = null;
+    this.retryFirstMs = options.retryFirstMs ?? RETRY_FIRST_MS;
     this._headers = options.socketOptions?.extraHeaders ?? {};
     this.socket = io(this.url + namespace, {
       transports: ["websocket"],
@@ -61,6 +69,7 @@ export class Channel extends Emitter {
 
   /** Close the connection; the session on the server lives on (a caller's for a minute). */
   disconnect() {
+    this._cancelRetry();
     this.socket.disconnect();
     return this;
   }
@@ -102,6 +111,7 @@ export class Channel extends Emitter {
     const socket = this.socket;
     socket.on("connect", () => {
       this._reopening = false;
+      this._retries = 0;
       this.connectionError = null;
       this._resyncing = false;
       this._setConnection("connected");
@@ -117,6 +127,11 @@ export class Channel extends Emitter {
         return;
       }
       this.connectionError = errorFromConnectError(err);
+      if (RETRYABLE.has(this.connectionError.id)) {
+        this._retryLater();
+        this._setConnection("reconnecting", this.connectionError);
+        return;
+      }
       this._setConnection("failed", this.connectionError);
     });
     socket.io.on("reconnect_failed", () => {
@@ -150,6 +165,21 @@ export class Channel extends Emitter {
     } finally {
       this._resyncing = false;
     }
+  }
+
+  _retryLater() {
+    this._cancelRetry();
+    const delay = Math.min(this.retryFirstMs * 2 ** this._retries, RETRY_MAX_MS);
+    this._retries += 1;
+    this._retryTimer = setTimeout(() => {
+      this._retryTimer = null;
+      if (!this.socket.connected) this.socket.connect();
+    }, delay);
+  }
+
+  _cancelRetry() {
+    if (this._retryTimer !== null) clearTimeout(this._retryTimer);
+    this._retryTimer = null;
   }
 
   _setConnection(status, detail) {

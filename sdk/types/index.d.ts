@@ -12,6 +12,9 @@ export interface Options {
   autoConnect?: boolean;
   /** How long a command waits for its acknowledgement before rejecting with `timeout` (ms, default 20 000). */
   commandTimeout?: number;
+  /** The first wait before trying again after a passing refusal (`server-busy`, `engine-unavailable`);
+   * it doubles up to 10 s (ms, default 500). */
+  retryFirstMs?: number;
   /** Passed to socket.io-client's io() (e.g. extraHeaders outside a browser). */
   socketOptions?: Partial<ManagerOptions & SocketOptions>;
 }
