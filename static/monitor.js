@@ -206,6 +206,11 @@ function tick() {
   }
 }
 
+function showNotice(text) {
+  $("notice").textContent = text;
+  $("notice").hidden = !text;
+}
+
 function showError(text) {
   $("error").textContent = text;
   $("error").hidden = !text;
@@ -241,6 +246,7 @@ async function run(what, command) {
   if (busy) return null;
   busy = true;
   showError("");
+  showNotice("");
   render();
   try {
     return await command();
@@ -285,11 +291,18 @@ $("kick-dialog").addEventListener("close", () => {
   }
   kickTarget = null;
 });
-$("reassign-dialog").addEventListener("close", () => {
+$("reassign-dialog").addEventListener("close", async () => {
   if ($("reassign-dialog").returnValue === "confirm" && reassignTarget !== null && $("reassign-campaign").value) {
-    const target = reassignTarget;
-    const campaignId = Number($("reassign-campaign").value);
-    run("move the caller", () => floorConsole.reassign(target, campaignId));
+    const session = floorConsole.floor.sessions[reassignTarget];
+    const campaign = floorConsole.floor.campaigns[Number($("reassign-campaign").value)];
+    reassignTarget = null;
+    if (!session || !campaign) return;
+    const answer = await run("move the caller", () => floorConsole.reassign(session.session_id, campaign.campaign_id));
+    if (answer) {
+      showNotice(answer.effective === "after_call"
+        ? `${callerName(session)} moves to ${campaign.name} after the call under way.`
+        : `${callerName(session)} moved to ${campaign.name}.`);
+    }
   }
   reassignTarget = null;
 });

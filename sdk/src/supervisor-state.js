@@ -63,20 +63,24 @@ export function reduceFloor(before, name, data) {
   }
 }
 
-/** Who listens to whom, in which mode: on the session's row, and on the console's own supervisor. */
+/** Who listens to whom, in which mode: on the session's row, and on the console's own supervisor.
+ * A supervisor listens to one caller at a time: a mode on one session takes them off any other;
+ * a null mode (they left) takes them off that session only, whatever order a move's two events
+ * come in. */
 function monitoringChanged(f, data) {
   const who = data.supervisor || {};
   const sessions = { ...f.sessions };
   for (const [id, row] of Object.entries(sessions)) {
+    const here = Number(id) === data.session_id;
+    if (!here && !data.mode) continue;
     const monitors = (row.monitors || []).filter((m) => !m.supervisor || m.supervisor.id !== who.id);
-    if (data.mode && Number(id) === data.session_id) monitors.push({ supervisor: who, mode: data.mode });
-    if (monitors.length !== (row.monitors || []).length || Number(id) === data.session_id) {
-      sessions[id] = { ...row, monitors };
-    }
+    if (here && data.mode) monitors.push({ supervisor: who, mode: data.mode });
+    if (here || monitors.length !== (row.monitors || []).length) sessions[id] = { ...row, monitors };
   }
   f.sessions = sessions;
   if (f.supervisor && who.id === f.supervisor.id) {
-    f.supervisor = { ...f.supervisor, monitoring: data.mode ? data.session_id : null, mode: data.mode ?? null };
+    if (data.mode) f.supervisor = { ...f.supervisor, monitoring: data.session_id, mode: data.mode };
+    else if (f.supervisor.monitoring === data.session_id) f.supervisor = { ...f.supervisor, monitoring: null, mode: null };
   }
   return f;
 }

@@ -42,6 +42,10 @@ test("who listens to whom: switching modes, moving to another caller, stopping",
   assert.deepEqual(f.sessions[7].monitors.map((m) => m.mode), ["barge"]);
   f = reduceFloor(f, "monitoring_changed", { session_id: 8, supervisor: { id: 2, name: "Sam Super" }, mode: "coach", reason: "switched", seq: 8, at });
   assert.deepEqual([f.sessions[7].monitors.length, f.sessions[8].monitors.length], [0, 1]);
+  // A move's "left" event for the first caller may come after the second's: the second stays.
+  f = reduceFloor(f, "monitoring_changed", { session_id: 7, supervisor: { id: 2, name: "Sam Super" }, mode: null, reason: "moved", seq: 9, at });
+  assert.deepEqual([f.sessions[7].monitors.length, f.sessions[8].monitors.length], [0, 1]);
+  assert.deepEqual([f.supervisor.monitoring, f.supervisor.mode], [8, "coach"]);
   f = reduceFloor(f, "monitoring_changed", { session_id: 8, supervisor: { id: 2, name: "Sam Super" }, mode: null, reason: "stopped", seq: 9, at });
   assert.equal(f.sessions[8].monitors.length, 0);
   assert.equal(f.supervisor.monitoring, null);
