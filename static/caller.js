@@ -428,6 +428,14 @@ caller.on("session_started", () => {
   voicemailRefused = false;
   showNotice("");
 });
+// A call that ended without a conversation moves the caller on at once: say how it went.
+caller.on("call_ended", (data) => {
+  const household = caller.session.household;
+  if (data.status !== "completed" && data.status !== "cancelled") {
+    showNotice(`Last call${household ? ` to ${household.phone}` : ""}: ${(CALL_TEXT[data.status] || data.status).toLowerCase()}.`);
+  }
+});
+caller.on("call_dialing", () => showNotice(""));
 caller.on("campaign_changed", (data) => {
   showNotice(`You were moved to the campaign ${data.campaign.name}: its leads come after this one.`);
 });

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from realtime.store.models import Answer, CallAttempt, DialerMode, Household, Lead, NoteResponse, Script, ScriptText, \
     TransferAttempt
-from tests.channels.floor import PERSON, add_caller, add_campaign, phone
+from tests.channels.floor import PERSON, add_caller, add_campaign, add_recording, phone
 
 from .conftest import PHONE, sign_in
 
@@ -250,3 +250,59 @@ async def test_a_caller_without_a_campaign_is_told_why_they_cannot_work(product,
     await sign_in(page, product.url, username)
     await expect(page.locator("#connection")).to_have_text("Not connected")
     await expect(page.get_by_text("Your campaign is not active: ask your supervisor.")).to_be_visible()
+
+
+async def test_a_caller_leaves_the_campaigns_voicemail_and_moves_on(product, floor, page):
+    recording = await add_recording(product.store, floor)
+    numbers = [phone(PERSON), phone(PERSON)]
+    campaign = await add_campaign(product.store, floor, DialerMode.PREVIEW, numbers,
+                                  caller_can_drop_voicemail=True, voicemail_recording_id=recording)
+    _, username = await add_caller(product.store, floor, campaign)
+    await sign_in(page, product.url, username)
+    await page.get_by_role("button", name="Start calling").click()
+    await page.get_by_role("button", name="Dial").click()
+    await expect(page.get_by_text("On a call")).to_be_visible()
+    await page.get_by_role("button", name="Leave voicemail").click()
+    await expect(page.get_by_text(f"Last call to {numbers[0]}: voicemail left.")).to_be_visible()
+    await expect(page.locator("#lead-phone")).to_have_text(numbers[1])
+
+
+async def test_a_refused_command_is_explained_and_changes_nothing(product, floor, page):
+    await working_caller(product, floor, page, DialerMode.PREVIEW, [phone(PERSON)])
+    await page.get_by_role("button", name="Start calling").click()
+    await page.get_by_role("button", name="Dial").click()
+    await expect(page.get_by_text("On a call")).to_be_visible()
+    await page.get_by_role("button", name="Leave voicemail").click()  # this campaign has no message
+    await expect(page.get_by_role("alert")).to_have_text(re.compile(r"^Could not leave the voicemail: .+"))
+    await expect(page.get_by_role("button", name="Leave voicemail")).to_be_hidden()
+    await expect(page.get_by_text("On a call")).to_be_visible()
+    await page.get_by_role("button", name="Hang up").click()
+    await expect(page.get_by_text("Call ended: fill in the survey and save.")).to_be_visible()
+
+
+async def test_a_caller_dials_in_with_the_pin_the_page_shows(product, floor, page, far_end):
+    await working_caller(product, floor, page, DialerMode.PREVIEW, [phone(PERSON)])
+    await page.get_by_label("I will dial in with my PIN").check()
+    await page.get_by_role("button", name="Start calling").click()
+    await expect(page.get_by_text("Waiting for you to dial in.")).to_be_visible()
+    await expect(page.locator("#dial-in-number")).to_have_text("+12025550123")
+    pin = await page.locator("#dial-in-pin").text_content()
+    assert pin and pin.isdigit()
+    channel = (await far_end.dial_in())["id"]
+    await far_end.dtmf(channel, pin)
+    await expect(page.get_by_text("Preview: read the lead, then dial or skip.")).to_be_visible()
+    await expect(page.locator("#dial-in")).to_be_hidden()
+
+
+async def test_a_caller_asks_to_be_called_at_a_number_and_a_bad_one_is_refused(product, floor, page):
+    await working_caller(product, floor, page, DialerMode.PREVIEW, [phone(PERSON)])
+    await page.get_by_label("Call me at this number").check()
+    await page.get_by_role("button", name="Start calling").click()
+    await expect(page.get_by_role("alert")).to_have_text("Type the phone number to call you at.")
+    await page.get_by_label("Phone number to call you at").fill("not a number")
+    await page.get_by_role("button", name="Start calling").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Could not start:")
+    await expect(page.get_by_role("button", name="Start calling")).to_be_visible()
+    await page.get_by_label("Phone number to call you at").fill("+1 202 555 0142")
+    await page.get_by_role("button", name="Start calling").click()
+    await expect(page.get_by_text("Preview: read the lead, then dial or skip.")).to_be_visible()
