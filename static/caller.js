@@ -340,6 +340,7 @@ async function run(what, action) {
   } finally {
     busy = false;
     render();
+    keepFocus(caller.state);
   }
 }
 
@@ -409,9 +410,23 @@ for (const id of ["dial", "skip", "hangup", "drop-message", "leave-transfer", "d
   $(id).dataset.command = id;
 }
 
+// The control a person most likely wants next, for each state: where the focus goes when the
+// one they used has gone (a keyboard user is never left on a hidden button).
+const NEXT_CONTROL = { ready: "start-button", previewing: "dial", dialing: "hangup", on_call: "hangup",
+  transfer: "drop-transfer", wrap_up: "questions", ended: "new-session" };
+
+function keepFocus(state) {
+  const active = document.activeElement;
+  if (active && active !== document.body && active.offsetParent !== null && !active.disabled) return;
+  let target = $(NEXT_CONTROL[state] || "");
+  if (target && target.id === "questions") target = target.querySelector("input");
+  if (target && target.offsetParent !== null) target.focus();
+}
+
 caller.on("state", (state, { reason }) => {
   lastReason = reason;
   render();
+  keepFocus(state);
 });
 caller.on("connection", renderConnection);
 for (const name of ["session_started", "lead_presented", "call_dialing", "call_ringing", "call_connected", "call_ended",

@@ -238,10 +238,24 @@ async def test_the_caller_app_is_usable_from_the_keyboard(product, floor, page):
     else:
         raise AssertionError("Start calling cannot be reached with Tab")
     await page.keyboard.press("Enter")
-    await expect(page.get_by_role("button", name="Dial")).to_be_visible()
-    await page.get_by_role("button", name="Dial").focus()
+    # Each step leaves the focus on the next thing to do: Dial, Hang up, the survey, Save.
+    await expect(page.get_by_role("button", name="Dial")).to_be_focused()
     await page.keyboard.press("Enter")
     await expect(page.get_by_text("On a call")).to_be_visible()
+    await expect(page.get_by_role("button", name="Hang up")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_text("Call ended: fill in the survey and save.")).to_be_visible()
+    await expect(page.get_by_role("group", name="Will you vote? (required)").get_by_label("Yes")).to_be_focused()
+    await page.keyboard.press("Space")
+    await page.keyboard.press("Tab")  # to the next question
+    await page.keyboard.press("Space")
+    for _ in range(6):
+        if await page.get_by_role("button", name="Save and continue").evaluate("b => b === document.activeElement"):
+            break
+        await page.keyboard.press("Tab")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_text("There are no more leads to call in this campaign.")).to_be_visible()
+    assert await stored_results(product) == [("Lead0", 2, [])]
 
 
 async def test_a_caller_without_a_campaign_is_told_why_they_cannot_work(product, floor, page):
