@@ -40,6 +40,9 @@ export class Channel extends Emitter {
     this.socket = io(this.url + namespace, {
       transports: ["websocket"],
       withCredentials: true,
+      // A connection of its own: socket.io-client would otherwise share one per server between
+      // objects, with the first one's headers and one object's reconnect dropping the others.
+      forceNew: true,
       autoConnect: false,
       // Called on every (re)connect: the server sends what this page missed since.
       auth: (send) => send(this.sequence.auth()),
