@@ -55,6 +55,7 @@ const FAILED_TEXT = {
   "campaign-inactive": "Your campaign is not active: ask your supervisor.",
   "caller-inactive": "Your caller account cannot work now: ask your supervisor.",
 };
+const SIGNED_OFF = new Set(["kicked", "signed_out"]);
 const ACTIVE = new Set(["on_hold", "previewing", "dialing", "on_call", "transfer", "wrap_up"]);
 const STOPPABLE = new Set(["connecting", "on_hold", "previewing", "dialing", "wrap_up"]);
 const LIVE_CALL = new Set(["dialing", "ringing", "connected"]);
@@ -88,7 +89,10 @@ function render() {
   $("ended").hidden = s.state !== "ended";
   $("ended-reason").textContent = (s.ended ? (ENDED_TEXT[s.ended.reason] || "Your session ended.") : "")
     + (waitingForResults(s) ? " Save the last call's results to finish." : "");
-  $("new-session").hidden = waitingForResults(s);
+  // Kicked or signed out: the sign-in has ended too, so a new session needs a new sign-in.
+  const signedOff = s.ended !== null && SIGNED_OFF.has(s.ended.reason);
+  $("new-session").hidden = waitingForResults(s) || signedOff;
+  $("ended-sign-in").hidden = !signedOff;
 
   renderCall(s);
   renderLead(s);
@@ -313,6 +317,10 @@ function renderConnection(status, detail) {
       : "The connection dropped. Reconnecting… Nothing is lost: this page catches up with everything that "
         + "happened meanwhile.";
   } else if (status === "disconnected") {
+    const ended = caller.session.ended;
+    if (ended && SIGNED_OFF.has(ended.reason)) {
+      problem.hidden = true; // the session's end already says why, with a way to sign in again
+    }
     $("connection-message").textContent = "You are disconnected from the server.";
   } else if (status === "failed") {
     const error = caller.connectionError || detail || {};
