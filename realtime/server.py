@@ -31,6 +31,7 @@ from realtime.webhooks import WebhookDispatcher
 
 logger = logging.getLogger(__name__)
 
+CALLS_POOL_TIMEOUT = 60.0  # seconds call work waits for a database connection
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(handler_args=handler_args(settings))
@@ -119,14 +120,22 @@ async def _telephony_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _callflow_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[app_keys.SETTINGS]
+    # Calls get a pool of their own that waits for a connection: a web request may be told
+    # "busy, retry", a lead who answered may not. It also keeps a web rush off the calls' pool.
+    store = Store(settings.database_url, pool_size=settings.database_pool_size, pool_timeout=CALLS_POOL_TIMEOUT)
     engine = CallFlowEngine(
-        store=app[app_keys.STORE], bus=app[app_keys.BUS], telephony=app[app_keys.TELEPHONY],
+        store=store, bus=app[app_keys.BUS], telephony=app[app_keys.TELEPHONY],
         event_log=app[app_keys.EVENT_LOG], engine_id=f"{socket.gethostname()}:{settings.port}",
         options=EngineOptions(dial_in_number=settings.dial_in_number))
-    await engine.start()
+    try:
+        await engine.start()
+    except BaseException:
+        await store.close()
+        raise
     app[app_keys.CALLFLOW] = engine
     yield
     await engine.close()
+    await store.close()
 
 
 async def _caller_channel_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -120,6 +120,8 @@ class CallFlowEngine:
         self._typed: dict[int, collections.deque[float]] = {}
         self._subscriptions: list[Subscription] = []
         self._tasks: list[asyncio.Task[Any]] = []
+        self._commands: set[asyncio.Task[Any]] = set()
+        self._command_locks: dict[Any, asyncio.Lock] = {}
         self._dial_in = DialIn(telephony, self._resolve_pin, self._dialled_in, max_digits=SESSION_PIN_DIGITS)
         self.keypad_factory: Callable[[LiveSession], Any] | None = None
 
@@ -148,6 +150,7 @@ class CallFlowEngine:
         self._dial_in.stop()
         for subscription in self._subscriptions:
             await subscription.unsubscribe()
+        await asyncio.gather(*self._commands, return_exceptions=True)  # let commands under way finish
         for task in self._tasks[2:]:
             task.cancel()
         await asyncio.gather(*self._tasks[2:], return_exceptions=True)
@@ -214,6 +217,26 @@ class CallFlowEngine:
 
     # -- commands ------------------------------------------------------------------------------
     async def _on_command(self, topic: str, message: Message) -> None:
+        """Each command in a task of its own: one session waiting on the store or on Asterisk
+        must not hold up everyone else's. A session's commands still run in the order they
+        came (its lock is taken in that order; the web side also waits for each ack)."""
+        key = message.get("session_id") or ("caller", message.get("caller_id"))
+        lock = self._command_locks.get(key)
+        if lock is None:
+            lock = self._command_locks[key] = asyncio.Lock()
+        task = asyncio.get_running_loop().create_task(self._command_in_turn(lock, key, message))
+        self._commands.add(task)
+        task.add_done_callback(self._commands.discard)
+
+    async def _command_in_turn(self, lock: asyncio.Lock, key: Any, message: Message) -> None:
+        try:
+            async with lock:
+                await self._answer(message)
+        finally:
+            if not lock.locked() and self._command_locks.get(key) is lock:
+                del self._command_locks[key]
+
+    async def _answer(self, message: Message) -> None:
         reply_to = message.get("reply_to")
         try:
             reply = await self._handle(message)

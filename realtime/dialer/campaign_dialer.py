@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 FAILURES = {"busy": CallStatus.BUSY, "no-answer": CallStatus.NO_ANSWER, "cancelled": CallStatus.NO_ANSWER,
             "lost": CallStatus.NO_ANSWER}  # everything else (congestion, unreachable...) is FAILED
 REFRESH_SECONDS = 30.0  # how often the campaign's settings are read again
+DIALS_AT_ONCE = 16  # lines being recorded and originated at the same time, at most
 # A reservation this old was left by an engine that died (lines are dialled within moments
 # of being reserved) or by a preview nobody acted on.
 STALE_RESERVATION = dt.timedelta(minutes=15)
@@ -126,6 +127,7 @@ class CampaignDialer:
         self._reserved: set[int] = set()  # households reserved for a line, not yet dialled
         self._listeners: list[Callable[[LiveCall], object]] = []
         self._wake = asyncio.Event()
+        self._dialing = asyncio.Semaphore(DIALS_AT_ONCE)
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -425,7 +427,8 @@ class CampaignDialer:
 
     async def _dial_line(self, household: ReservedHousehold) -> None:
         try:
-            await self._dial(household, self.holder, reserved=True)
+            async with self._dialing:  # a tick's lines go out a few at a time, not as one storm
+                await self._dial(household, self.holder, reserved=True)
         except DialRefused as refused:
             logger.info("campaign %s: %s not dialled (%s)", self.campaign_id, household.phone, refused.error_id)
             await self.queue.release(holder=self.holder, household_ids=[household.id])
