@@ -111,6 +111,8 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sim-outcomes", choices=SIM_OUTCOMES, help="REALTIME_SIM_OUTCOMES")
     parser.add_argument("--sim-speed", type=float, help="REALTIME_SIM_SPEED")
     parser.add_argument("--api-rate-limit", help='REALTIME_API_RATE_LIMIT per API key, e.g. "600/minute"')
+    parser.add_argument("--trunk-lines", help="REALTIME_TRUNK_LINES: the trunk's capacity in lines at once "
+                                              "(default: each campaign's floor sets its own cap)")
     parser.add_argument("--allow-private-urls", action="store_true", default=None,
                         help="REALTIME_ALLOW_PRIVATE_URLS: let list downloads and webhooks reach private addresses")
 

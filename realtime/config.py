@@ -41,6 +41,7 @@ class Settings:
     sim_speed: float = 1.0
     api_rate_limit: str = "600/minute"  # per API key, shared through Redis when configured
     allow_private_urls: bool = False  # let list downloads and webhooks reach private/loopback addresses
+    trunk_lines: int | None = None  # the trunk's capacity in lines at once; unset: the floor's own cap
 
     @property
     def uses_simulator(self) -> bool:
@@ -122,6 +123,14 @@ def _coerce(name: str, value: object) -> object:
         if text not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
             raise ConfigError(f"{env_name(name)}: {value!r} is not true or false")
         return text in ("1", "true", "yes", "on")
+    if name == "trunk_lines":
+        try:
+            lines = int(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ConfigError(f"{env_name(name)}: {value!r} is not a whole number of lines") from None
+        if lines < 1:
+            raise ConfigError(f"{env_name(name)}: must be at least 1, got {lines}")
+        return lines
     if name == "sim_speed":
         try:
             speed = float(value)  # type: ignore[arg-type]
