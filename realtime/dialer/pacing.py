@@ -32,8 +32,9 @@ in simulated time. Every decision:
   steers the target around the aim, and a brake cuts dialling to almost nothing when the
   rate nears the limit.
 * **Line caps.** The campaign's own cap, the trunk's capacity the operator set, and a cap
-  derived from the floor (twice the lines the floor needs at the estimated answer rate:
-  a guard against a runaway estimate); the decision says which one binds.
+  derived from the floor (its callers, and twice the lines that would give each of them a
+  call at once at the estimated answer rate: a guard against a runaway estimate, which a
+  floor never needs to pass); the decision says which one binds.
 
 Every decision keeps its inputs, its reason and the cap that binds, so the supervisor
 dashboard can show why.
@@ -206,12 +207,9 @@ class FloorEstimates:
         by = [min(1.0, h * (ring.cdf(elapsed + t) - start) / alive) for t in edges]
         return (*by, min(1.0, h * (1 - start) / alive))
 
-    def lines_per_caller(self) -> float:
-        """Lines in flight per caller that keep the floor busy: a line's mean life over the
-        time between answers a caller can take (talk + wrap-up) × the lines per answer."""
-        h = max(self.human.value, 0.01)
-        life = h * self.human_ring.mean() + (1 - h) * self.other_end.mean()
-        return life / ((self.talk.mean() + self.wrap_up.mean()) * h)
+    def lines_per_answer(self) -> float:
+        """Lines dialled per caller needed, at the estimated answer rate (at most 100)."""
+        return 1 / max(self.human.value, 0.01)
 
     def as_json(self) -> dict[str, float]:
         return {
@@ -291,7 +289,7 @@ class PacingController:
     gain = 3.0  # how hard the target leans against the measured rate's distance from the aim
     memory = 1800.0  # seconds: calibration and noise follow the last half hour or so
     noise_slice = 300.0  # seconds of abandons compared with the model's charge, for the noise
-    floor_headroom = 2.0  # the floor's line cap: this many times the lines it needs
+    floor_headroom = 2.0  # the floor's line cap: this many times the lines its callers need at once
     trust_answers = 200  # answers at which the measured rate steers the target half as hard as it can
 
     def __init__(self, limits: PacingLimits, *, keep: int = 100) -> None:
@@ -391,7 +389,8 @@ class PacingController:
     def line_caps(self, callers: int) -> dict[str, int]:
         """The caps on lines at once (ringing and in conversation) that apply, by name."""
         limits = self.limits
-        caps = {"floor": callers + math.ceil(self.floor_headroom * callers * self.estimates.lines_per_caller())}
+        # The floor's: the lines that would give every caller a call at once, twice over.
+        caps = {"floor": callers + math.ceil(self.floor_headroom * callers * self.estimates.lines_per_answer())}
         if limits.max_lines is not None:
             caps["campaign"] = limits.max_lines
         if limits.trunk_lines is not None:
