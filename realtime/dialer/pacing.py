@@ -475,7 +475,8 @@ class Horizon:
 
     def __init__(self, edges: Sequence[float], waiting: int, callers: int,
                  answers: tuple[list[float], list[float]], frees: tuple[list[float], list[float]],
-                 new: tuple[list[float], list[float], float], humans: tuple[float, float]) -> None:
+                 new: tuple[list[float], list[float], float], humans: tuple[float, float],
+                 groups: Sequence[tuple[int, float]] = ()) -> None:
         self.edges = edges
         self.waiting = waiting
         self.answers_mean, self.answers_var = answers
@@ -488,6 +489,13 @@ class Horizon:
         self.exact = self.humans + self.free_by_end <= self.EXACT_UP_TO
         if self.exact:
             self._free_pmfs = [_count_pmf(m, v) for m, v in zip(self.frees_mean, self.frees_var)]
+            # The answers to come, exactly: the Poisson-binomial of the ringing lines. Its
+            # upper tail - every line a person - is where the abandons are, and a binomial
+            # of the same mean and variance can cut it off.
+            pending = [1.0]
+            for count, p in groups:
+                pending = _convolve(pending, _binomial_rows(count, p)[count] if count else (1.0,))
+            self._pending = pending
         self._cache: dict[int, float] = {}
 
     @classmethod
@@ -499,8 +507,10 @@ class Horizon:
         cum_mean = [0.0] * points
         cum_var = [0.0] * points
         humans = humans_var = 0.0
+        groups = []
         for age, count in ages.items():
             p = profile(age)
+            groups.append((count, p[-1]))
             humans += count * p[-1]
             humans_var += count * p[-1] * (1 - p[-1])
             for k in range(points):
@@ -541,7 +551,7 @@ class Horizon:
         frees = _increments(free_cum, free_var)
         callers = snapshot.waiting_callers + len(snapshot.busy_callers)
         return cls(edges, snapshot.waiting_callers, callers, answers, frees, (new_mean, new_var, new_profile[-1]),
-                   (humans, humans_var))
+                   (humans, humans_var), groups)
 
     def abandons(self, n: int) -> float:
         """Expected abandons over the horizon with ``n`` more lines."""
@@ -550,7 +560,8 @@ class Horizon:
             am = [a + n * p for a, p in zip(self.answers_mean, self.new_mean)]
             if self.exact:
                 p = self.new_human
-                cached = self._exact(am, self.humans + n * p, self.humans_var + n * p * (1 - p))
+                pending = _convolve(self._pending, _binomial_rows(n, p)[n]) if n else self._pending
+                cached = self._exact(am, pending, self.humans + n * p)
             else:
                 av = [a + n * p for a, p in zip(self.answers_var, self.new_var)]
                 cached = self._normal(am, av)
@@ -588,12 +599,12 @@ class Horizon:
                 high = mid
         return low
 
-    def _exact(self, answers_mean: list[float], pending_mean: float, pending_var: float) -> float:
+    def _exact(self, answers_mean: list[float], pending: Sequence[float], pending_mean: float) -> float:
         """Lindley's recursion over (free callers f, answers still to come r). Answers within
         the free callers leave f − r as it was, frees and abandons raise it: once f ≥ r no
         answer can be lost any more, so those states leave the walk."""
         state: dict[tuple[int, int], float] = {}
-        for r, p in enumerate(_count_pmf(pending_mean, pending_var)):
+        for r, p in enumerate(pending):
             if p > 1e-12 and r > self.waiting:
                 state[(self.waiting, r)] = p
         lost = 0.0
@@ -616,10 +627,22 @@ class Horizon:
                 state = merged
             if hazard <= 0.0:
                 continue
-            rows = _binomial_rows(max((r for _, r in state), default=0), hazard)
+            rows: dict[int, list[float]] = {}
+            odds = hazard / (1 - hazard) if hazard < 1.0 else 0.0
             after: dict[tuple[int, int], float] = {}
             for (f, r), p in state.items():
-                for a, q in enumerate(rows[r]):
+                row = rows.get(r)
+                if row is None:  # Binomial(r, hazard), cut where it falls under 1e-8 past its mode
+                    if hazard >= 1.0:
+                        row = [0.0] * r + [1.0]
+                    else:
+                        row = [(1 - hazard) ** r]
+                        for a in range(r):
+                            row.append(row[-1] * (r - a) / (a + 1) * odds)
+                            if row[-1] < 1e-8 and a + 1 > r * hazard:
+                                break
+                    rows[r] = row
+                for a, q in enumerate(row):
                     pq = p * q
                     if pq < 1e-8:
                         continue
@@ -674,6 +697,18 @@ def _binomial_rows_cached(top: int, hazard: float) -> tuple[tuple[float, ...], .
 def _binomial_rows(top: int, hazard: float) -> tuple[tuple[float, ...], ...]:
     """Binomial(r, hazard) pmfs for r = 0..top, the far tail cut."""
     return _binomial_rows_cached(top, round(hazard, 4))
+
+
+def _convolve(a: Sequence[float], b: Sequence[float]) -> list[float]:
+    """The pmf of the sum of two independent counts, its far tail cut."""
+    out = [0.0] * (len(a) + len(b) - 1)
+    for i, p in enumerate(a):
+        if p > 1e-12:
+            for j, q in enumerate(b):
+                out[i + j] += p * q
+    while len(out) > 1 and out[-1] < 1e-12:
+        out.pop()
+    return out
 
 
 def _increments(cum_mean: list[float], cum_var: list[float]) -> tuple[list[float], list[float]]:
