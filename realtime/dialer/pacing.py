@@ -473,7 +473,7 @@ class Horizon:
 
     EXACT_UP_TO = 25.0  # answers to come + callers free now or soon: beyond, the clipped-normal walk
 
-    def __init__(self, edges: Sequence[float], waiting: int, callers: int,
+    def __init__(self, edges: Sequence[float], waiting: int,
                  answers: tuple[list[float], list[float]], frees: tuple[list[float], list[float]],
                  new: tuple[list[float], list[float], float], humans: tuple[float, float],
                  groups: Sequence[tuple[int, float]] = ()) -> None:
@@ -549,8 +549,7 @@ class Horizon:
                 free_cum[k] += count * ends[k]
                 free_var[k] += count * ends[k] * (1 - ends[k])
         frees = _increments(free_cum, free_var)
-        callers = snapshot.waiting_callers + len(snapshot.busy_callers)
-        return cls(edges, snapshot.waiting_callers, callers, answers, frees, (new_mean, new_var, new_profile[-1]),
+        return cls(edges, snapshot.waiting_callers, answers, frees, (new_mean, new_var, new_profile[-1]),
                    (humans, humans_var), groups)
 
     def abandons(self, n: int) -> float:
