@@ -122,6 +122,8 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--http-idle-timeout", type=float,
                         help="REALTIME_HTTP_IDLE_TIMEOUT: seconds a connection may wait for, or take to send, "
                              "a request's headers (default 30)")
+    parser.add_argument("--trunk-lines", help="REALTIME_TRUNK_LINES: the trunk's capacity in lines at once "
+                                              "(default: each campaign's floor sets its own cap)")
     parser.add_argument("--allow-private-urls", action="store_true", default=None,
                         help="REALTIME_ALLOW_PRIVATE_URLS: let list downloads and webhooks reach private addresses")
     parser.add_argument("--dial-in-number", help="REALTIME_DIAL_IN_NUMBER: the number callers phone to join by PIN")

@@ -46,6 +46,7 @@ class Settings:
     database_pool_size: int = 20  # connections per process, at most; a request finding none free waits...
     database_pool_timeout: float = 3.0  # ...this long (seconds), then answers 503
     http_idle_timeout: float = 30.0  # seconds a connection may wait for (or send) a request's headers
+    trunk_lines: int | None = None  # the trunk's capacity in lines at once; unset: the floor's own cap
 
     @property
     def uses_simulator(self) -> bool:
@@ -135,7 +136,7 @@ def _coerce(name: str, value: object) -> object:
         if not number > 0:
             raise ConfigError(f"{env_name(name)}: must be greater than 0, got {number}")
         return number
-    if name == "database_pool_size":
+    if name in ("database_pool_size", "trunk_lines"):
         try:
             size = int(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):

@@ -126,7 +126,7 @@ async def _callflow_ctx(app: web.Application) -> AsyncIterator[None]:
     engine = CallFlowEngine(
         store=store, bus=app[app_keys.BUS], telephony=app[app_keys.TELEPHONY],
         event_log=app[app_keys.EVENT_LOG], engine_id=f"{socket.gethostname()}:{settings.port}",
-        options=EngineOptions(dial_in_number=settings.dial_in_number))
+        options=EngineOptions(dial_in_number=settings.dial_in_number, trunk_lines=settings.trunk_lines))
     try:
         await engine.start()
     except BaseException:

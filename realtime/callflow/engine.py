@@ -71,6 +71,7 @@ class EngineOptions:
     pending_seconds: float = PENDING_SECONDS
     maintenance_seconds: float = MAINTENANCE_SECONDS
     tick_seconds: float = 1.0
+    trunk_lines: int | None = None  # the trunk's capacity, which every campaign's lines respect
 
 
 class _Port:
@@ -198,7 +199,7 @@ class CallFlowEngine:
         if dialer is None:
             dialer = CampaignDialer(campaign_id, queue=self.queue, telephony=self.telephony,
                                     port=_Port(self, campaign_id), engine_id=self.engine_id,
-                                    tick_seconds=self.options.tick_seconds)
+                                    tick_seconds=self.options.tick_seconds, trunk_lines=self.options.trunk_lines)
             dialer.on_outcome(self._call_finished)
             await dialer.start()
             self._dialers[campaign_id] = dialer
