@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from realtime.api import (
     blocked_numbers,
     caller_groups,
+    caller_sessions,
     callers,
     campaigns,
     households,
@@ -27,6 +28,7 @@ from realtime.api import (
     recordings,
     reports,
     scripts,
+    supervisor_actions,
     users,
     webhook_deliveries,
 )
@@ -69,6 +71,8 @@ RESOURCES_IN_ORDER = (
     recordings.resource,
     users.resource,
     reports.resource,
+    caller_sessions.resource,
+    supervisor_actions.resource,
 )
 
 RESOURCES: web.AppKey[list[Resource]] = web.AppKey("api_resources", list)

@@ -87,6 +87,13 @@ class RateLimited(ApiError):
     error_id = "rate-limited"
 
 
+class EngineUnavailable(ApiError):
+    """No calling engine answered: what was asked may or may not have happened."""
+
+    status = 503
+    error_id = "engine-unavailable"
+
+
 def error_body(error_id: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"id": error_id, "message": message, "details": details or {}}}
 
@@ -107,4 +114,5 @@ DESCRIPTIONS = {
     415: "Unsupported content type",
     422: "Invalid fields; details.fields names every one",
     429: "Rate limit exceeded; see Retry-After",
+    503: "A part of the system the request needs did not answer; try again",
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import pytest
 import socketio
 from sqlalchemy import select
@@ -385,3 +386,27 @@ async def test_a_console_that_reconnects_gets_what_it_missed_in_order(product, f
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "every event once, in order, across the gap"
     ack = await console.ok("resync", {"last_seq": 0, "stream": "elsewhere"})
     assert ack["floor"] is True and console.names()[-1] == "floor"
+
+
+async def test_an_admin_kicks_through_the_rest_api_with_the_same_effect_and_audit(product, floor, callers,
+                                                                                   supervisors):
+    campaign, caller_id, caller, connected = await on_call(product, floor, callers)
+    session_id = connected["session_id"]
+    _, email = await add_user(product.store, floor)
+    console = await supervisors(email).open()
+    auth = {"Authorization": aiohttp.encode_basic_auth(floor.api_key, floor.api_auth)}
+    async with aiohttp.ClientSession(headers=auth) as http:
+        async with http.get(f"{product.url}/v1/caller_sessions/{session_id}") as resp:
+            assert (await resp.json())["state"] == "on_call"
+        async with http.delete(f"{product.url}/v1/caller_sessions/{session_id}") as resp:
+            assert resp.status == 204, await resp.text()
+        await caller.next("session_ended", reason="kicked")
+        await console.next("session_ended", session_id=session_id, reason="kicked")
+        async with http.delete(f"{product.url}/v1/caller_sessions/{session_id}") as resp:
+            assert (resp.status, (await resp.json())["error"]["id"]) == (409, "session-ended")
+        async with http.get(f"{product.url}/v1/supervisor_actions", params={"caller_session_id": session_id}) as resp:
+            log = (await resp.json())["resources"]
+    assert [(e["action"], e["actor"], e["user_id"], e["outcome"]) for e in log] == [
+        ("kick", "api_key", None, "refused"), ("kick", "api_key", None, "ok")]
+    assert log[0]["error"]["id"] == "session-ended" and log[1]["caller_id"] == caller_id
+    await wait_for(lambda: _disconnected(caller), "the caller's page closed")
