@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from realtime.channels.floor import FloorBoard
     from realtime.channels.monitor import MonitorNamespace
     from realtime.config import Settings
+    from realtime.metrics import Metrics
     from realtime.sessions import SessionSigner
     from realtime.store.database import Store
     from realtime.telephony.service import Telephony
@@ -39,3 +40,4 @@ CALLER_CHANNEL: web.AppKey["CallerNamespace"] = web.AppKey("caller_channel")
 MONITOR_CHANNEL: web.AppKey["MonitorNamespace"] = web.AppKey("monitor_channel")
 FLOOR_BOARD: web.AppKey["FloorBoard"] = web.AppKey("floor_board")
 SUPERVISOR_ACTIONS: web.AppKey["SupervisorActions"] = web.AppKey("supervisor_actions")
+METRICS: web.AppKey["Metrics"] = web.AppKey("metrics")

@@ -42,6 +42,7 @@ class Settings:
     api_rate_limit: str = "600/minute"  # per API key, shared through Redis when configured
     allow_private_urls: bool = False  # let list downloads and webhooks reach private/loopback addresses
     dial_in_number: str = ""  # the number callers phone to join with their session's PIN (shown to them)
+    metrics_port: int | None = None  # /metrics on a listener of its own; unset: none; = port: the public port
 
     @property
     def uses_simulator(self) -> bool:
@@ -108,7 +109,7 @@ def load_settings(
 
 
 def _coerce(name: str, value: object) -> object:
-    if name == "port":
+    if name in ("port", "metrics_port"):
         try:
             port = int(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
@@ -164,6 +165,8 @@ def _validate(s: Settings) -> None:
         ) from None
     if len(s.secret_key) < 16:
         raise ConfigError(f"{env_name('secret_key')}: must be at least 16 characters")
+    if s.metrics_port == 0:
+        raise ConfigError(f"{env_name('metrics_port')}: 0 is not a port to serve metrics on")
 
 
 def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:

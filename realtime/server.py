@@ -26,6 +26,7 @@ from realtime.channels.monitor import MonitorNamespace
 from realtime.channels.server import create_socket_server
 from realtime.config import Settings
 from realtime.health import ComponentHealth, Status
+from realtime.metrics import setup_metrics
 from realtime.sign_in import setup_sign_in
 from realtime.store.database import Store
 from realtime.telephony.service import start_telephony
@@ -61,6 +62,7 @@ def create_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(_caller_channel_ctx)
         app.cleanup_ctx.append(_monitor_channel_ctx)
 
+    setup_metrics(app)
     app.router.add_get("/", _index)
     if STATIC_DIR.is_dir():
         app.router.add_static("/static/", STATIC_DIR, append_version=True)
@@ -125,6 +127,7 @@ async def _callflow_ctx(app: web.Application) -> AsyncIterator[None]:
         store=app[app_keys.STORE], bus=app[app_keys.BUS], telephony=app[app_keys.TELEPHONY],
         event_log=app[app_keys.EVENT_LOG], engine_id=f"{socket.gethostname()}:{settings.port}",
         options=EngineOptions(dial_in_number=settings.dial_in_number))
+    engine.outcome_listeners.append(app[app_keys.METRICS].call_finished)
     await engine.start()
     app[app_keys.CALLFLOW] = engine
     yield
