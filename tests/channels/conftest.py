@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from realtime import app_keys
+from realtime.channels.monitor import EVENTS
 from realtime.config import load_settings
 from realtime.server import create_app
 from realtime.store.database import Store
@@ -310,6 +311,10 @@ async def supervisors(product) -> AsyncIterator[collections.abc.Callable]:
     yield make
     for client in opened:
         await client.close()
+    # Whatever the test did, every event a console got is one docs/events.md describes.
+    for client in opened:
+        for name, data in client.events:
+            assert name in EVENTS and set(data) - {"seq", "at"} == set(EVENTS[name]), (name, data)
 
 
 @pytest.fixture
