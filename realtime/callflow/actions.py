@@ -88,7 +88,8 @@ def _id(value: Any, name: str) -> int:
 def _only(payload: dict[str, Any], *names: str) -> None:
     unknown = set(payload) - set(names)
     if unknown:
-        raise Refused("invalid-payload", f"unknown field(s): {', '.join(sorted(map(str, unknown)))[:200]}")
+        # ascii(): a name with a NUL or a lone surrogate is said, and stored, escaped.
+        raise Refused("invalid-payload", f"unknown field(s): {', '.join(sorted(map(ascii, unknown)))[:200]}")
 
 
 class SupervisorActions:
@@ -328,7 +329,7 @@ class SupervisorActions:
         # No engine answering in time says nothing of whether the action happened.
         outcome = "unknown" if refused.error_id == "engine-unavailable" else "refused"
         await self._audit(actor, action, target, {
-            **details, "outcome": outcome, "error": {"id": refused.error_id, "message": refused.message[:500]}})
+            **details, "outcome": outcome, "error": {"id": refused.error_id, "message": _storable(refused.message)}})
         return protocol.error(refused.error_id, refused.message)
 
     async def _audit(self, actor: Actor, action: str, target: _Target | None, details: dict[str, Any]) -> None:
@@ -353,3 +354,8 @@ class SupervisorActions:
 def _from_reply(reply: dict[str, Any], target: _Target | None) -> Refused:
     error = reply.get("error") or {}
     return Refused(str(error.get("id", "engine-error")), str(error.get("message", "refused")), target=target)
+
+
+def _storable(text: str) -> str:
+    """Text every database holds: no NUL, no lone surrogate (an engine's message may quote input)."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")[:500]

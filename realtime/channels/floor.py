@@ -209,7 +209,7 @@ class FloorBoard:
 
     async def _drop_silent_engines(self) -> None:
         while True:
-            await asyncio.sleep(FULL_SECONDS)
+            await asyncio.sleep(min(FULL_SECONDS, self.stale_seconds / 3))
             now = self.clock()
             for engine in [e for e, seen in self.engines.items() if now - seen > self.stale_seconds]:
                 logger.warning("engine %s sent no floor for %.0f s: what it held leaves the floor", engine,
