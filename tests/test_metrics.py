@@ -7,7 +7,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from realtime.store.models import DialerMode
-from tests.channels.conftest import callers, far_end, simulator, start_product  # noqa: F401
+from tests.channels.conftest import callers, simulator, start_product  # noqa: F401
 from tests.channels.floor import PERSON, add_caller, add_campaign, phone, seed_account
 
 

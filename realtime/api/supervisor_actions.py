@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 from typing import Any
 
-from realtime.api.errors import BadRequest
 from realtime.api.routing import Context, Resource
 from realtime.api.validation import ID, Field, Schema
 from realtime.store.models import SupervisorAction
@@ -24,6 +23,23 @@ ACTIONS = ("monitor", "stop_monitoring", "kick", "reassign", "set_recording", "d
 OUTCOMES = ("ok", "refused", "unknown")
 # What each entry's details may hold besides the outcome and the error.
 _OWN = ("outcome", "error", "actor")
+
+
+def _moment(text: str) -> dt.datetime:
+    """An ISO 8601 date or time as an aware UTC time (UTC when it names no zone); ValueError."""
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)
+
+
+def _check_moment(text: str) -> str | None:
+    try:
+        _moment(text)
+    except (ValueError, OverflowError):
+        return "must be an ISO 8601 date or time"
+    return None
+
 
 SCHEMA = Schema("supervisor action", (
     ID,
@@ -45,8 +61,8 @@ FILTERS = (
     Field("caller_id", "id"),
     Field("action", "string", choices=ACTIONS),
     Field("since", "string", "From this time on (ISO 8601, e.g. 2026-12-01 or 2026-12-01T09:00:00Z)",
-          max_length=40),
-    Field("until", "string", "Before this time (ISO 8601)", max_length=40),
+          max_length=40, check=_check_moment),
+    Field("until", "string", "Before this time (ISO 8601)", max_length=40, check=_check_moment),
 )
 
 resource = Resource("supervisor_actions", SCHEMA, "The supervisors' audit log: monitoring, kicks, reassignments, "
@@ -61,17 +77,6 @@ def present(ctx: Context, row: SupervisorAction) -> dict[str, Any]:
         details={k: v for k, v in details.items() if k not in _OWN}))
 
 
-def _moment(name: str, text: str) -> dt.datetime:
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest("some query parameters are invalid", error_id="invalid-parameters",
-                         details={"parameters": {name: "must be an ISO 8601 date or time"}}) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc)
-
-
 @resource.list(filters=FILTERS, summary="The audit log, newest first")
 async def list_actions(ctx: Context) -> dict[str, Any]:
     query = scoped(SupervisorAction, ctx.account_id).order_by(SupervisorAction.id.desc())
@@ -79,9 +84,9 @@ async def list_actions(ctx: Context) -> dict[str, Any]:
         if name in ctx.params:
             query = query.where(getattr(SupervisorAction, name) == ctx.params[name])
     if "since" in ctx.params:
-        query = query.where(SupervisorAction.at >= _moment("since", ctx.params["since"]))
+        query = query.where(SupervisorAction.at >= _moment(ctx.params["since"]))
     if "until" in ctx.params:
-        query = query.where(SupervisorAction.at < _moment("until", ctx.params["until"]))
+        query = query.where(SupervisorAction.at < _moment(ctx.params["until"]))
     return await ctx.page(query, lambda row: present(ctx, row))
 
 

@@ -92,3 +92,16 @@ async def test_a_full_message_drops_what_its_engine_no_longer_holds_and_a_silent
     assert set(board.floor(7).campaigns) == {1}
     ended = [e["data"] for events in board.pushes for e in events if e["event"] == "session_ended"]
     assert {"session_id": 3, "reason": None, "seq": ended[-1]["seq"], "at": ended[-1]["at"]} in ended
+
+
+async def test_a_campaign_no_longer_worked_leaves_the_floor(board):
+    campaign = {"campaign_id": 1, "name": "X", "callers": {"on_call": 1}}
+    await board.bus.publish(FLOOR, message(full=True, sessions=[row(1, "on_call")], campaigns=[campaign]))
+    await board.pushed(lambda pushes: 1 in board.floor(7).campaigns)
+    await board.bus.publish(FLOOR, message(ended=[{"session_id": 1, "campaign_id": 1, "reason": "stopped"}]))
+    await board.bus.publish(FLOOR, message(full=True))  # the engine dials it no more
+    await board.pushed(lambda pushes: any(e["event"] == "campaign_removed" for events in pushes for e in events))
+    events = [(e["event"], e["data"]) for events in board.pushes for e in events]
+    assert ("session_ended", {"session_id": 1, "reason": "stopped", "seq": 3, "at": events[2][1]["at"]}) in events
+    assert [data["campaign_id"] for name, data in events if name == "campaign_removed"] == [1]
+    assert board.floor(7).snapshot()["campaigns"] == [] and board.floor(7).snapshot()["sessions"] == []

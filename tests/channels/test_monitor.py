@@ -79,12 +79,15 @@ async def test_the_floor_shows_campaigns_and_sessions_and_pushes_their_changes(
     snapshot = console.latest("floor")
     assert snapshot["seq"] >= 0 and snapshot["stream"] and snapshot["recording"] is False
     assert snapshot["supervisor"]["role"] == "supervisor" and snapshot["supervisor"]["monitoring"] is None
-    [row] = [s for s in snapshot["sessions"] if s["session_id"] == session_id]
+    # The floor has the call (in the snapshot, or pushed right after it).
+    row = await console.until(lambda: (r := console.sessions.get(session_id)) and r["state"] == "on_call" and r,
+                              "the call")
     assert row["caller"]["id"] == caller_id and row["campaign_id"] == campaign
-    assert row["state"] == "on_call" and row["lead_phone"] == connected["household"]["phone"]
+    assert row["lead_phone"] == connected["household"]["phone"]
     assert row["since"].endswith("Z") and row["monitors"] == []
-    [summary] = [c for c in snapshot["campaigns"] if c["campaign_id"] == campaign]
-    assert summary["dialer_mode"] == "power" and summary["callers"]["on_call"] == 1
+    summary = await console.until(lambda: (c := console.campaigns.get(campaign)) and c["callers"]["on_call"] == 1
+                                  and c, "the campaign's caller on a call")
+    assert summary["dialer_mode"] == "power" and summary["lines_ringing"] == 0
     assert set(summary["callers"]) >= {"on_hold", "previewing", "on_call", "wrap_up", "transfer"}
 
     # The lead hangs up: wrap-up, then results and the next lead, each pushed.

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from realtime.store.models import DialerMode, SupervisorAction, UserRole
 
 from .conftest import TIMEOUT, SupervisorClient
-from .floor import PERSON, add_caller, add_campaign, add_user, phone
+from .floor import add_caller, add_campaign, add_user
 from .test_monitor import on_call, wait_for
 
 
@@ -69,7 +69,8 @@ async def test_any_input_gets_an_error_ack_and_changes_nothing(product, floor, c
     assert ack["error"]["id"] == "invalid-payload"
     assert (await console.call("kick", {"session_id": "1" * 20_000}))["error"]["id"] == "payload-too-large"
     # The caller talks on, and the console still works.
-    assert caller.names()[-1] == "state_changed" and console.sessions[session_id]["state"] == "on_call"
+    assert caller.events[-1] == ("state_changed", caller.events[-1][1]) and caller.events[-1][1]["state"] == "on_call"
+    await console.until(lambda: console.sessions.get(session_id, {}).get("state") == "on_call", "the call")
     await console.ok("monitor", {"session_id": session_id, "mode": "listen"})
     async with product.store.sessions() as db:
         logged = list(await db.scalars(select(SupervisorAction.action).order_by(SupervisorAction.id)))
