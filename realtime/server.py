@@ -26,6 +26,7 @@ from realtime.channels.monitor import MonitorNamespace
 from realtime.channels.server import create_socket_server
 from realtime.config import Settings
 from realtime.health import ComponentHealth, Status
+from realtime.http_server import handler_args
 from realtime.metrics import setup_metrics
 from realtime.sign_in import setup_sign_in
 from realtime.store.database import Store
@@ -34,11 +35,12 @@ from realtime.webhooks import WebhookDispatcher
 
 logger = logging.getLogger(__name__)
 
+CALLS_POOL_TIMEOUT = 60.0  # seconds call work waits for a database connection
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application()
+    app = web.Application(handler_args=handler_args(settings))
     app[app_keys.SETTINGS] = settings
     security_headers.setup_security_headers(app)
     healthz.setup_healthz(app)
@@ -70,7 +72,9 @@ def create_app(settings: Settings) -> web.Application:
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
-    store = Store(app[app_keys.SETTINGS].database_url)
+    settings = app[app_keys.SETTINGS]
+    store = Store(settings.database_url, pool_size=settings.database_pool_size,
+                  pool_timeout=settings.database_pool_timeout)
     await store.check()
     app[app_keys.STORE] = store
 
@@ -123,15 +127,23 @@ async def _telephony_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _callflow_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[app_keys.SETTINGS]
+    # Calls get a pool of their own that waits for a connection: a web request may be told
+    # "busy, retry", a lead who answered may not. It also keeps a web rush off the calls' pool.
+    store = Store(settings.database_url, pool_size=settings.database_pool_size, pool_timeout=CALLS_POOL_TIMEOUT)
     engine = CallFlowEngine(
-        store=app[app_keys.STORE], bus=app[app_keys.BUS], telephony=app[app_keys.TELEPHONY],
+        store=store, bus=app[app_keys.BUS], telephony=app[app_keys.TELEPHONY],
         event_log=app[app_keys.EVENT_LOG], engine_id=f"{socket.gethostname()}:{settings.port}",
-        options=EngineOptions(dial_in_number=settings.dial_in_number))
+        options=EngineOptions(dial_in_number=settings.dial_in_number, trunk_lines=settings.trunk_lines))
     engine.outcome_listeners.append(app[app_keys.METRICS].call_finished)
-    await engine.start()
+    try:
+        await engine.start()
+    except BaseException:
+        await store.close()
+        raise
     app[app_keys.CALLFLOW] = engine
     yield
     await engine.close()
+    await store.close()
 
 
 async def _caller_channel_ctx(app: web.Application) -> AsyncIterator[None]:

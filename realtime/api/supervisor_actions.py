@@ -4,7 +4,8 @@ One entry per action, refusals included: listening in (``monitor``, with its mod
 switch), ``stop_monitoring``, ``kick`` (from a console or ``DELETE /v1/caller_sessions/{id}``,
 where the API key is the actor: no ``user_id``), ``reassign``, ``set_recording`` and
 ``dial_in``. ``outcome`` is ``ok``, ``refused`` (``error`` says why; nothing was changed) or
-``unknown`` (no calling engine answered in time). Read-only, newest first.
+``unknown`` (no calling engine answered in time). Read-only, oldest first, paged by key (it
+grows without end).
 """
 from __future__ import annotations
 
@@ -77,9 +78,9 @@ def present(ctx: Context, row: SupervisorAction) -> dict[str, Any]:
         details={k: v for k, v in details.items() if k not in _OWN}))
 
 
-@resource.list(filters=FILTERS, summary="The audit log, newest first")
+@resource.list(filters=FILTERS, by_key=True, summary="The audit log, oldest first (its last page is the newest)")
 async def list_actions(ctx: Context) -> dict[str, Any]:
-    query = scoped(SupervisorAction, ctx.account_id).order_by(SupervisorAction.id.desc())
+    query = scoped(SupervisorAction, ctx.account_id).order_by(SupervisorAction.id)
     for name in ("user_id", "caller_session_id", "caller_id", "action"):
         if name in ctx.params:
             query = query.where(getattr(SupervisorAction, name) == ctx.params[name])
@@ -87,7 +88,7 @@ async def list_actions(ctx: Context) -> dict[str, Any]:
         query = query.where(SupervisorAction.at >= _moment(ctx.params["since"]))
     if "until" in ctx.params:
         query = query.where(SupervisorAction.at < _moment(ctx.params["until"]))
-    return await ctx.page(query, lambda row: present(ctx, row))
+    return await ctx.page(query, lambda row: present(ctx, row), key=SupervisorAction.id)
 
 
 @resource.read()

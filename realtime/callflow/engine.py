@@ -73,6 +73,7 @@ class EngineOptions:
     pending_seconds: float = PENDING_SECONDS
     maintenance_seconds: float = MAINTENANCE_SECONDS
     tick_seconds: float = 1.0
+    trunk_lines: int | None = None  # the trunk's capacity, which every campaign's lines respect
 
 
 class _Port:
@@ -122,6 +123,8 @@ class CallFlowEngine:
         self._typed: dict[int, collections.deque[float]] = {}
         self._subscriptions: list[Subscription] = []
         self._tasks: list[asyncio.Task[Any]] = []
+        self._commands: set[asyncio.Task[Any]] = set()
+        self._command_locks: dict[Any, asyncio.Lock] = {}
         self._dial_in = DialIn(telephony, self._resolve_pin, self._dialled_in, max_digits=SESSION_PIN_DIGITS)
         self.keypad_factory: Callable[[LiveSession], Any] | None = None
         self.supervisors = Supervisors(self)  # monitoring and kicks (see .supervision)
@@ -155,6 +158,7 @@ class CallFlowEngine:
         self._dial_in.stop()
         for subscription in self._subscriptions:
             await subscription.unsubscribe()
+        await asyncio.gather(*self._commands, return_exceptions=True)  # let commands under way finish
         for task in self._tasks[2:]:
             task.cancel()
         await asyncio.gather(*self._tasks[2:], return_exceptions=True)
@@ -209,7 +213,7 @@ class CallFlowEngine:
         if dialer is None:
             dialer = CampaignDialer(campaign_id, queue=self.queue, telephony=self.telephony,
                                     port=_Port(self, campaign_id), engine_id=self.engine_id,
-                                    tick_seconds=self.options.tick_seconds)
+                                    tick_seconds=self.options.tick_seconds, trunk_lines=self.options.trunk_lines)
             dialer.on_outcome(self._call_finished)
             await dialer.start()
             self._dialers[campaign_id] = dialer
@@ -233,6 +237,26 @@ class CallFlowEngine:
 
     # -- commands ------------------------------------------------------------------------------
     async def _on_command(self, topic: str, message: Message) -> None:
+        """Each command in a task of its own: one session waiting on the store or on Asterisk
+        must not hold up everyone else's. A session's commands still run in the order they
+        came (its lock is taken in that order; the web side also waits for each ack)."""
+        key = message.get("session_id") or ("caller", message.get("caller_id"))
+        lock = self._command_locks.get(key)
+        if lock is None:
+            lock = self._command_locks[key] = asyncio.Lock()
+        task = asyncio.get_running_loop().create_task(self._command_in_turn(lock, key, message))
+        self._commands.add(task)
+        task.add_done_callback(self._commands.discard)
+
+    async def _command_in_turn(self, lock: asyncio.Lock, key: Any, message: Message) -> None:
+        try:
+            async with lock:
+                await self._answer(message)
+        finally:
+            if not lock.locked() and self._command_locks.get(key) is lock:
+                del self._command_locks[key]
+
+    async def _answer(self, message: Message) -> None:
         reply_to = message.get("reply_to")
         try:
             reply = await self._handle(message)

@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 import socketio
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from realtime.bus import Bus, Message, Subscription
 from realtime.callflow import protocol
@@ -121,6 +122,11 @@ class CallerNamespace(socketio.AsyncNamespace):
                 raise HandshakeRefused(error.get("id", "engine-error"), error.get("message", "Refused."))
         except HandshakeRefused as refused:
             refuse(refused)
+        except PoolTimeout:
+            refuse(HandshakeRefused("server-busy", "The server is busy; try again in a moment."))
+        except Exception:
+            logger.exception("caller handshake failed")
+            refuse(HandshakeRefused("server-error", "The server could not open your session; try again."))
         socket = _Socket(sid, reply["session_id"], identity.account_id, identity.id, identity.nonce)
         self._sockets[sid] = socket
         self._by_session.setdefault(socket.session_id, []).append(socket)

@@ -1,4 +1,4 @@
-"""/v1/supervisor_actions: the audit log, newest first, filtered by user, session and time,
+"""/v1/supervisor_actions: the audit log, oldest first and paged by key, filtered by user, session and time,
 and never another account's (the entries themselves are written by the live tests in
 tests/channels/test_monitor.py)."""
 from __future__ import annotations
@@ -33,10 +33,12 @@ async def entries(api, as_=None) -> tuple[int, list[int]]:
         return user.id, [row.id for row in rows]
 
 
-async def test_the_log_reads_newest_first_with_outcomes_and_actors(api):
+async def test_the_log_reads_oldest_first_with_outcomes_and_actors(api):
     user_id, (monitor, refused, kick) = await entries(api)
     listed = await api.get("/v1/supervisor_actions")
-    assert [r["id"] for r in listed["resources"]] == [kick, refused, monitor]
+    assert [r["id"] for r in listed["resources"]] == [monitor, refused, kick]
+    second = await api.get(f"/v1/supervisor_actions?limit=1&after={monitor}")
+    assert [r["id"] for r in second["resources"]] == [refused] and second["next_page"]
     by_id = {r["id"]: r for r in listed["resources"]}
     assert (by_id[kick]["actor"], by_id[kick]["user_id"], by_id[kick]["outcome"]) == ("api_key", None, "ok")
     assert by_id[refused]["error"] == {"id": "no-such-session", "message": "There is no such caller session."}
@@ -48,14 +50,14 @@ async def test_the_log_reads_newest_first_with_outcomes_and_actors(api):
 async def test_filters_by_user_action_and_time(api):
     user_id, (monitor, refused, kick) = await entries(api)
     assert [r["id"] for r in (await api.get(f"/v1/supervisor_actions?user_id={user_id}"))["resources"]] == [
-        refused, monitor]
-    assert [r["id"] for r in (await api.get("/v1/supervisor_actions?action=kick"))["resources"]] == [kick, refused]
+        monitor, refused]
+    assert [r["id"] for r in (await api.get("/v1/supervisor_actions?action=kick"))["resources"]] == [refused, kick]
     yesterday = (utcnow() - dt.timedelta(days=1)).date().isoformat()
     since = await api.get(f"/v1/supervisor_actions?since={yesterday}")
     assert monitor not in [r["id"] for r in since["resources"]] and kick in [r["id"] for r in since["resources"]]
     until = (utcnow() - dt.timedelta(minutes=30)).isoformat().replace("+00:00", "Z")
     assert [r["id"] for r in (await api.get("/v1/supervisor_actions", params={"until": until}))["resources"]] == [
-        refused, monitor]
+        monitor, refused]
     status, body, _ = await api.call("GET", "/v1/supervisor_actions?since=yesterday")
     assert (status, body["error"]["details"]["parameters"]) == (400, {"since": "must be an ISO 8601 date or time"})
 

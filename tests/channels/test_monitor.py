@@ -410,6 +410,6 @@ async def test_an_admin_kicks_through_the_rest_api_with_the_same_effect_and_audi
         async with http.get(f"{product.url}/v1/supervisor_actions", params={"caller_session_id": session_id}) as resp:
             log = (await resp.json())["resources"]
     assert [(e["action"], e["actor"], e["user_id"], e["outcome"]) for e in log] == [
-        ("kick", "api_key", None, "refused"), ("kick", "api_key", None, "ok")]
-    assert log[0]["error"]["id"] == "session-ended" and log[1]["caller_id"] == caller_id
+        ("kick", "api_key", None, "ok"), ("kick", "api_key", None, "refused")]
+    assert log[1]["error"]["id"] == "session-ended" and log[0]["caller_id"] == caller_id
     await wait_for(lambda: _disconnected(caller), "the caller's page closed")
