@@ -47,6 +47,7 @@ class Settings:
     database_pool_timeout: float = 3.0  # ...this long (seconds), then answers 503
     http_idle_timeout: float = 30.0  # seconds a connection may wait for (or send) a request's headers
     trunk_lines: int | None = None  # the trunk's capacity in lines at once; unset: the floor's own cap
+    metrics_port: int | None = None  # /metrics on a listener of its own; unset: none; = port: the public port
 
     @property
     def uses_simulator(self) -> bool:
@@ -113,7 +114,7 @@ def load_settings(
 
 
 def _coerce(name: str, value: object) -> object:
-    if name == "port":
+    if name in ("port", "metrics_port"):
         try:
             port = int(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
@@ -178,6 +179,8 @@ def _validate(s: Settings) -> None:
             ) from None
     if len(s.secret_key) < 16:
         raise ConfigError(f"{env_name('secret_key')}: must be at least 16 characters")
+    if s.metrics_port == 0:
+        raise ConfigError(f"{env_name('metrics_port')}: 0 is not a port to serve metrics on")
 
 
 def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from realtime.api import (
     blocked_numbers,
     caller_groups,
+    caller_sessions,
     callers,
     campaigns,
     households,
@@ -30,6 +31,7 @@ from realtime.api import (
     recordings,
     reports,
     scripts,
+    supervisor_actions,
     users,
     webhook_deliveries,
 )
@@ -77,6 +79,8 @@ RESOURCES_IN_ORDER = (
     recordings.resource,
     users.resource,
     reports.resource,
+    caller_sessions.resource,
+    supervisor_actions.resource,
 )
 
 RESOURCES: web.AppKey[list[Resource]] = web.AppKey("api_resources", list)

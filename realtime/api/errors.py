@@ -101,6 +101,13 @@ class ServerBusy(ApiError):
     error_id = "server-busy"
 
 
+class EngineUnavailable(ApiError):
+    """No calling engine answered: what was asked may or may not have happened."""
+
+    status = 503
+    error_id = "engine-unavailable"
+
+
 def error_body(error_id: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"id": error_id, "message": message, "details": details or {}}}
 
@@ -122,5 +129,5 @@ DESCRIPTIONS = {
     415: "Unsupported content type",
     422: "Invalid fields; details.fields names every one",
     429: "Rate limit exceeded; see Retry-After",
-    503: "The server is busy; retry after Retry-After seconds",
+    503: "The server is busy (retry after Retry-After seconds), or no calling engine answered (try again)",
 }

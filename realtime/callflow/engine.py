@@ -43,14 +43,16 @@ from realtime.telephony.ari import AriError, Bridge, NoSuchChannel
 from realtime.telephony.dial_in import DialIn, DialInEnd, DialInResult, DialInTarget
 from realtime.telephony.transfer import Transfer
 
-from . import events, protocol, results
+from . import events, protocol, results, supervision
 from .campaigns import CampaignView, TransferOption, load_campaign
 from .errors import CallFlowError
 from .event_log import EventLog, EventLogUnavailable
+from .floor import FloorReporter
 from .households import household_json
 from .leases import Leases
 from .session import ActiveTransfer, CallerInfo, LiveSession, Pending
 from .states import State
+from .supervision import Supervisors
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +127,9 @@ class CallFlowEngine:
         self._command_locks: dict[Any, asyncio.Lock] = {}
         self._dial_in = DialIn(telephony, self._resolve_pin, self._dialled_in, max_digits=SESSION_PIN_DIGITS)
         self.keypad_factory: Callable[[LiveSession], Any] | None = None
+        self.supervisors = Supervisors(self)  # monitoring and kicks (see .supervision)
+        self.floor = FloorReporter(self)  # what supervisors see (see .floor)
+        self.outcome_listeners: list[Callable[[LiveCall], None]] = []  # every call's end, e.g. for /metrics
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -139,6 +144,8 @@ class CallFlowEngine:
         # What a dead engine left in Asterisk and nobody took back is hung up now (and after
         # every reconnect of the events socket from now on).
         self.telephony.reap_orphans_at_start()
+        await self.supervisors.start()
+        await self.floor.start()
         self._subscriptions = [await self.bus.subscribe(protocol.COMMANDS, self._on_command),
                                await self.bus.subscribe(protocol.PRESENCE, self._on_presence),
                                await self.bus.subscribe(protocol.CAMPAIGNS_CHANGED, self._on_campaign_changed)]
@@ -163,6 +170,8 @@ class CallFlowEngine:
         for task in self._tasks[:2]:
             task.cancel()
         await asyncio.gather(*self._tasks[:2], return_exceptions=True)
+        await self.floor.close()
+        await self.supervisors.close()
         try:
             await self.leases.release(self._owned)
         except Exception as exc:  # the next engine waits for the leases to run out instead
@@ -177,6 +186,11 @@ class CallFlowEngine:
     # -- campaigns -----------------------------------------------------------------------------
     def dialer(self, campaign_id: int) -> CampaignDialer:
         return self._dialers[campaign_id]
+
+    @property
+    def dialers(self) -> dict[int, CampaignDialer]:
+        """The campaigns this engine dials, by id (read only)."""
+        return self._dialers
 
     def of_campaign(self, campaign_id: int) -> list[LiveSession]:
         return [s for s in self.sessions.values() if s.campaign.id == campaign_id and not s.ended]
@@ -206,6 +220,11 @@ class CallFlowEngine:
         return dialer
 
     def _call_finished(self, call: LiveCall) -> None:
+        for listener in self.outcome_listeners:
+            try:
+                listener(call)
+            except Exception:
+                logger.exception("call outcome listener failed")
         session = self.sessions.get(call.session_id) if call.session_id is not None else None
         if session is not None:
             session.spawn(session.call_finished(call), f"call {call.call_id} finished")
@@ -261,10 +280,12 @@ class CallFlowEngine:
         session_id = message.get("session_id")
         session = self.sessions.get(session_id) if isinstance(session_id, int) else None
         if session is None:
-            session = await self._find(session_id)
-            if session is None:
-                return None if session is False else protocol.error(
-                    "no-such-session", "There is no such caller session.")
+            found = await self._find(session_id)
+            if found is False:
+                return None  # another engine owns it, and answers
+            if found is None:
+                return protocol.error("no-such-session", "There is no such caller session.")
+            session = found
         if session.account_id != account_id or (
                 message.get("caller_id") is not None and session.caller.id != message.get("caller_id")):
             return protocol.error("no-such-session", "There is no such caller session.")
@@ -278,11 +299,15 @@ class CallFlowEngine:
             reason = payload.get("reason")
             if reason not in ("kicked", "signed_out"):
                 raise CallFlowError("invalid-payload", "end takes a reason: kicked or signed_out")
+            if reason == "kicked":
+                return protocol.ok(**await self.supervisors.kick(session))
             async with session.lock:
                 await session.end(reason)
             return protocol.ok()
         if command == "reassign":
             return protocol.ok(**await self.reassign(session, payload.get("campaign_id")))
+        if command in supervision.COMMANDS:
+            return protocol.ok(**await self.supervisors.command(session, command, payload, message))
         if not isinstance(command, str):
             raise CallFlowError("unknown-command", "the command has no name")
         return protocol.ok(**await session.command(command, payload))
@@ -334,6 +359,8 @@ class CallFlowEngine:
         now = utcnow()
         async with self.store.transaction() as db:
             pin = await self._unique_pin(db)
+            while self.supervisors.pin_taken(pin):  # a supervisor's PIN, live in memory only
+                pin = await self._unique_pin(db)
             row = CallerSession(account_id=caller.account_id, caller_id=caller.id, campaign_id=campaign.id,
                                 status=state.stored, started_at=now, state_since=now, pin=pin)
             db.add(row)
@@ -478,6 +505,9 @@ class CallFlowEngine:
     # -- events and state out -------------------------------------------------------------------
     def publish(self, session: LiveSession, name: str, payload: dict[str, Any]) -> None:
         self._outbox.put_nowait((session, name, payload))
+        self.floor.touched(session)
+        if name == events.SESSION_ENDED.name:
+            self.supervisors.session_ended(session)
 
     async def _publisher(self) -> None:
         """One writer keeps every session's events in order: numbered, kept, then sent."""
@@ -603,7 +633,7 @@ class CallFlowEngine:
                 return DialInTarget(str(session.id), str(session.campaign.id))
         if len(pin) != SESSION_PIN_DIGITS:
             return await self._phones_only(pin)
-        return None
+        return self.supervisors.resolve_pin(pin)
 
     async def _phones_only(self, pin: str) -> DialInTarget | None:
         """A phones-only caller dialled in with their own PIN: a session for them."""

@@ -90,6 +90,10 @@ class CallerNamespace(socketio.AsyncNamespace):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    @property
+    def connections(self) -> int:
+        return len(self._sockets)
+
     # -- connecting ------------------------------------------------------------------------------
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event == "connect":
