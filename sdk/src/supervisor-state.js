@@ -21,18 +21,25 @@ export function initialFloor() {
 export function reduceFloor(before, name, data) {
   const f = { ...before, last_seq: data.seq ?? before.last_seq };
   switch (name) {
-    case "floor":
+    case "floor": {
+      const sessions = byId(data.sessions, "session_id");
+      const me = data.supervisor ?? null;
+      // The floor says whom this supervisor monitors; the mode is on that caller's row.
+      const mine = me && me.monitoring != null
+        ? ((sessions[me.monitoring] || {}).monitors || []).find((m) => m.supervisor && m.supervisor.id === me.id)
+        : null;
       return {
         ...initialFloor(),
         stream: data.stream ?? null,
         last_seq: data.seq,
         campaigns: byId(data.campaigns, "campaign_id"),
-        sessions: byId(data.sessions, "session_id"),
+        sessions,
         recording: Boolean(data.recording),
-        supervisor: data.supervisor ?? null,
+        supervisor: me ? { ...me, mode: mine ? mine.mode : null } : null,
         dial_in_number: data.dial_in_number ?? null,
-        phone_connected: Boolean(data.supervisor && data.supervisor.phone_connected),
+        phone_connected: Boolean(mine),
       };
+    }
     case "session_updated":
       if (data.session) f.sessions = { ...f.sessions, [data.session.session_id]: data.session };
       return f;

@@ -58,7 +58,7 @@ function until(predicate, what) {
         resolve();
       } else if (Date.now() - started > TIMEOUT) {
         clearInterval(poll);
-        reject(new Error(`timed out waiting for ${what}`));
+        reject(new Error(`timed out waiting for ${typeof what === "function" ? what() : what}`));
       }
     }, 10);
   });
@@ -140,4 +140,48 @@ test("a caller's session: commands, errors with the server's id, a dropped conne
     await until(() => after.connection === "failed", "refused");
     assert.equal(after.connectionError.id, "session-ended");
     after.disconnect();
+  });
+
+const supervisorSkip = url && process.env.IMPACTDIALER_SUPERVISOR_EMAIL ? false
+  : "needs a server and a supervisor: run through pytest (tests/sdk/test_node_sdk.py)";
+
+test("a supervisor's floor: the caller shows, monitor switches modes, kick ends the session", { skip: supervisorSkip, timeout: 60_000 },
+  async (t) => {
+    const response = await fetch(`${url}/login`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ login: process.env.IMPACTDIALER_SUPERVISOR_EMAIL, password: process.env.IMPACTDIALER_PASSWORD }),
+    });
+    assert.equal(response.status, 200);
+    const cookie = response.headers.get("set-cookie").split(";")[0];
+    const floor = ImpactDialer.supervisor({ url, socketOptions: { withCredentials: false, extraHeaders: { Cookie: cookie } } });
+    const worker = device(await signIn());
+    t.after(() => floor.disconnect());
+    const seqs = [];
+    floor.on("event", (name, data) => seqs.push(data.seq));
+
+    await until(() => floor.connection === "connected" && worker.state === "ready",
+      () => `the floor and a caller: ${floor.connection} ${floor.connectionError?.id} ${worker.connection} ${worker.state} ${worker.connectionError?.id}`);
+    await until(() => floor.sessions.some((row) => row.session_id === worker.session.session_id), "the caller on the floor");
+    await worker.start();
+    await until(() => worker.state === "previewing", "previewing");
+    await worker.dial();
+    const sessionId = worker.session.session_id;
+    await until(() => floor.floor.sessions[sessionId]?.state === "on_call", "on a call, on the floor");
+    assert.equal(floor.floor.sessions[sessionId].lead_phone, worker.session.household.phone);
+
+    for (const mode of ImpactDialer.MODES) {
+      assert.deepEqual(await floor.monitor(sessionId, mode), { session_id: sessionId, mode });
+      await until(() => floor.floor.supervisor.monitoring === sessionId && floor.floor.supervisor.mode === mode, mode);
+      assert.deepEqual(floor.floor.sessions[sessionId].monitors.map((m) => m.mode), [mode]);
+    }
+    const refused = await floor.reassign(sessionId, 999_999).catch((error) => error);
+    assert.equal(refused.id, "no-such-campaign");
+
+    await floor.kick(sessionId);
+    await until(() => worker.state === "ended" && !(sessionId in floor.floor.sessions), "kicked");
+    assert.equal(worker.session.ended.reason, "kicked");
+    assert.equal(floor.floor.supervisor.monitoring, null);
+    // What the console was handed: in order, once each (a floor starts the count).
+    assert.deepEqual(seqs.slice(1), seqs.slice(1).map((_, i) => seqs[0] + i + 1));
   });

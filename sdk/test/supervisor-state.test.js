@@ -56,6 +56,13 @@ test("who listens to whom: switching modes, moving to another caller, stopping",
   assert.equal(f.phone_connected, true);
 });
 
+test("a console opened while its supervisor listens shows the mode and the phone", () => {
+  const listening = { supervisor: { id: 2, name: "Sam Super" }, mode: "coach" };
+  const f = reduceFloor(initialFloor(), "floor", { stream: "s1", campaigns: [], sessions: [row(7, "on_call", { monitors: [listening] })],
+    recording: false, supervisor: { ...me, monitoring: 7 }, dial_in_number: null, seq: 3, at });
+  assert.deepEqual([f.supervisor.monitoring, f.supervisor.mode, f.phone_connected], [7, "coach", true]);
+});
+
 test("the floor's numbering: a stream per floor, no duplicate, no gap", () => {
   const sequence = new FloorSequence();
   assert.equal(sequence.accept("session_updated", { seq: 3, at }), "resync"); // no floor yet

@@ -1,6 +1,6 @@
 """The browser SDK's own tests (sdk/test/, node's test runner), run from the suite: the unit
 tests (numbering, state, Markdown, errors) and the live ones against this product, served on
-an ARI simulator with a caller to sign in as."""
+an ARI simulator with a caller and a supervisor to sign in as."""
 from __future__ import annotations
 
 import asyncio
@@ -8,8 +8,8 @@ import os
 import shutil
 from pathlib import Path
 
-from realtime.store.models import DialerMode
-from tests.channels.floor import PASSWORD, PERSON, add_caller, add_campaign, phone
+from realtime.store.models import DialerMode, UserRole
+from tests.channels.floor import PASSWORD, PERSON, add_caller, add_campaign, add_user, phone
 from tests.conftest import service_missing
 
 SDK = Path(__file__).resolve().parents[2] / "sdk"
@@ -38,8 +38,9 @@ async def run_node_tests(env: dict[str, str]) -> tuple[int, str]:
 async def test_the_sdk_tests_pass_against_the_live_server(product, floor):
     campaign = await add_campaign(product.store, floor, DialerMode.PREVIEW, [phone(PERSON) for _ in range(3)])
     _, username = await add_caller(product.store, floor, campaign)
+    _, email = await add_user(product.store, floor, UserRole.SUPERVISOR)
     code, output = await run_node_tests({"IMPACTDIALER_URL": product.url, "IMPACTDIALER_USERNAME": username,
-                                         "IMPACTDIALER_PASSWORD": PASSWORD})
+                                         "IMPACTDIALER_SUPERVISOR_EMAIL": email, "IMPACTDIALER_PASSWORD": PASSWORD})
     print(output)
     assert code == 0, output
     assert "# skipped 0" in output.replace("ℹ skipped 0", "# skipped 0"), output
