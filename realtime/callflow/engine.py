@@ -61,6 +61,7 @@ PENDING_SECONDS = 15 * 60.0  # results owed by an ended session are waited for t
 ENDED_KEEP_SECONDS = 300.0  # an ended session owing nothing is remembered this long (repeated submits)
 MAINTENANCE_SECONDS = 5.0
 RENEW_SECONDS = 10.0
+PUBLISH_BATCH = 500  # events per bus message, at most
 SESSION_PIN_DIGITS = 7  # caller PINs have 6: a session's PIN is never a caller's
 TYPED_PHONES_PER_HOUR = 10  # numbers a caller may type at start: a caller account is not a free phone
 
@@ -116,6 +117,7 @@ class CallFlowEngine:
         self._dialers: dict[int, CampaignDialer] = {}
         self._owned: set[int] = set()
         self._campaign_lock = asyncio.Lock()
+        self._dialer_lock = asyncio.Lock()
         self._outbox: asyncio.Queue[tuple[LiveSession, str, dict[str, Any]]] = asyncio.Queue()
         self._dirty: dict[int, LiveSession] = {}
         self._dirty_event = asyncio.Event()
@@ -210,13 +212,18 @@ class CallFlowEngine:
 
     async def _ensure_dialer(self, campaign_id: int) -> CampaignDialer:
         dialer = self._dialers.get(campaign_id)
-        if dialer is None:
-            dialer = CampaignDialer(campaign_id, queue=self.queue, telephony=self.telephony,
-                                    port=_Port(self, campaign_id), engine_id=self.engine_id,
-                                    tick_seconds=self.options.tick_seconds, trunk_lines=self.options.trunk_lines)
-            dialer.on_outcome(self._call_finished)
-            await dialer.start()
-            self._dialers[campaign_id] = dialer
+        if dialer is not None:
+            return dialer
+        # Sessions open concurrently: one dialer per campaign, made once.
+        async with self._dialer_lock:
+            dialer = self._dialers.get(campaign_id)
+            if dialer is None:
+                dialer = CampaignDialer(campaign_id, queue=self.queue, telephony=self.telephony,
+                                        port=_Port(self, campaign_id), engine_id=self.engine_id,
+                                        tick_seconds=self.options.tick_seconds, trunk_lines=self.options.trunk_lines)
+                dialer.on_outcome(self._call_finished)
+                await dialer.start()
+                self._dialers[campaign_id] = dialer
         return dialer
 
     def _call_finished(self, call: LiveCall) -> None:
@@ -505,30 +512,38 @@ class CallFlowEngine:
     # -- events and state out -------------------------------------------------------------------
     def publish(self, session: LiveSession, name: str, payload: dict[str, Any]) -> None:
         self._outbox.put_nowait((session, name, payload))
-        self.floor.touched(session)
+        if events.CATALOGUE[name].audience & events.Audience.SUPERVISOR:
+            self.floor.touched(session)  # only what supervisors see changes a floor row
         if name == events.SESSION_ENDED.name:
             self.supervisors.session_ended(session)
 
     async def _publisher(self) -> None:
-        """One writer keeps every session's events in order: numbered, kept, then sent."""
+        """One writer keeps every session's events in order: numbered, kept, then sent.
+
+        What queued up meanwhile goes out together: one bus message for the lot, so a busy
+        floor costs one encoding and one hop per batch, not per event."""
         while True:
-            session, name, payload = await self._outbox.get()
-            delay = 0.05
-            while True:
-                try:
-                    event = await self.event_log.append(session.id, name, payload)
-                    break
-                except EventLogUnavailable as exc:
-                    logger.warning("event %s of session %s waits for the event log: %s", name, session.id, exc)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 2.0)
+            batch = [await self._outbox.get()]
+            while len(batch) < PUBLISH_BATCH and not self._outbox.empty():
+                batch.append(self._outbox.get_nowait())
+            numbered = [{"account_id": session.account_id, "campaign_id": session.campaign.id,
+                         "caller_id": session.caller.id, **await self._append(session, name, payload)}
+                        for session, name, payload in batch]
             try:
-                await self.bus.publish(protocol.EVENTS, {
-                    "account_id": session.account_id, "campaign_id": session.campaign.id,
-                    "caller_id": session.caller.id, **event})
+                await self.bus.publish(protocol.EVENTS, {"events": numbered})
             except BusError as exc:
-                # Kept in the log: a page that resyncs still gets it.
-                logger.warning("event %s of session %s not sent: %s", name, session.id, exc)
+                # Kept in the log: a page that resyncs still gets them.
+                logger.warning("%d event(s) not sent: %s", len(numbered), exc)
+
+    async def _append(self, session: LiveSession, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        delay = 0.05
+        while True:
+            try:
+                return await self.event_log.append(session.id, name, payload)
+            except EventLogUnavailable as exc:
+                logger.warning("event %s of session %s waits for the event log: %s", name, session.id, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def persist(self, session: LiveSession) -> None:
         self._dirty[session.id] = session

@@ -189,14 +189,15 @@ class CallerNamespace(socketio.AsyncNamespace):
 
     # -- events out ------------------------------------------------------------------------------
     async def _on_event(self, topic: str, message: Message) -> None:
-        sockets = self._by_session.get(message.get("data", {}).get("session_id"))
-        if not sockets:
-            return
-        for socket in list(sockets):
-            if socket.syncing:
-                socket.buffer.append(message)
-            elif message["data"]["seq"] > socket.last_sent:
-                await self._send(socket, message)
+        for event in message["events"]:
+            sockets = self._by_session.get(event["data"]["session_id"])
+            if not sockets:
+                continue
+            for socket in list(sockets):
+                if socket.syncing:
+                    socket.buffer.append(event)
+                elif event["data"]["seq"] > socket.last_sent:
+                    await self._send(socket, event)
 
     async def _send(self, socket: _Socket, event: Event | Message) -> None:
         socket.last_sent = event["data"]["seq"]

@@ -174,3 +174,26 @@ async def test_the_trunks_capacity_reaches_every_campaigns_dialer(tmp_path, simu
         await caller.close()
     finally:
         await running.server.close()
+
+
+async def test_callers_connecting_at_once_share_one_dialer(product, floor, callers):
+    import asyncio as aio
+
+    campaign = await add_campaign(product.store, floor, DialerMode.PREDICTIVE, [phone(PERSON)])
+    names = [(await add_caller(product.store, floor, campaign))[1] for _ in range(8)]
+    made = []
+    engine = product.app[app_keys.CALLFLOW]
+    original = engine._ensure_dialer.__func__
+
+    async def counting(self, campaign_id):
+        dialer = await original(self, campaign_id)
+        made.append(id(dialer))
+        return dialer
+
+    engine._ensure_dialer = counting.__get__(engine)
+    clients = [callers(name) for name in names]
+    for client in clients:
+        await client.sign_in()
+    await aio.gather(*(client.connect() for client in clients))
+    await aio.gather(*(client.next("session_started") for client in clients))
+    assert len(set(made)) == 1
