@@ -159,7 +159,7 @@ function renderLead(s) {
   $("lead").hidden = !show;
   $("preview-actions").hidden = s.state !== "previewing";
   $("call-actions").hidden = !(s.state === "dialing" || s.state === "on_call");
-  $("drop-message").hidden = s.state !== "on_call" || voicemailRefused;
+  $("drop-message").hidden = s.state !== "on_call" || voicemailRefused || !(s.campaign && s.campaign.can_drop_voicemail);
   if (!show) return;
   $("lead-phone").textContent = s.household.phone;
   const members = $("members");

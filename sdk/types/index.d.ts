@@ -64,7 +64,13 @@ interface Channel {
 export type CallerState = "ready" | "connecting" | "on_hold" | "previewing" | "dialing" | "on_call" | "transfer"
   | "wrap_up" | "ended";
 
-export interface Campaign { id: number; name: string; dialer_mode: "preview" | "power" | "predictive" }
+export interface Campaign {
+  id: number;
+  name: string;
+  dialer_mode: "preview" | "power" | "predictive";
+  /** Whether callers may leave the campaign's voicemail message (dropMessage). */
+  can_drop_voicemail: boolean;
+}
 export interface Response { id: number; value: string; keypad: string | null; retry: boolean }
 export interface Question { id: number; text: string; responses: Response[] }
 export interface Script {
