@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import sys
 
-import aiohttp
 import pytest
 
 from realtime.store import migrate

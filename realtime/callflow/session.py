@@ -39,7 +39,7 @@ from . import events
 from .campaigns import CampaignView
 from .errors import CallFlowError, wrong_state
 from .households import household_json
-from .results import Submission, parse_submission
+from .results import parse_submission
 from .states import ALLOWED, State
 
 if TYPE_CHECKING:

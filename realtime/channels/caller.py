@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
-import time
 from typing import Any
 
 import socketio
@@ -27,6 +25,7 @@ from realtime.callflow.event_log import Event, EventLog, EventLogUnavailable, no
 from realtime.sessions import REVOKED_TOPIC
 from realtime.store.database import Store
 
+from .commands import RateLimit, command_payload, resync_seq, until_connected
 from .handshake import HandshakeRefused, caller_identity, refuse
 
 logger = logging.getLogger(__name__)
@@ -50,17 +49,7 @@ class _Socket:
     buffer: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
     ended: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)  # session_ended sent
-    tokens: float = BURST
-    refilled: float = dataclasses.field(default_factory=time.monotonic)
-
-    def allow(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(BURST, self.tokens + (now - self.refilled) * RATE)
-        self.refilled = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
+    limit: RateLimit = dataclasses.field(default_factory=lambda: RateLimit(RATE, BURST))
 
 
 class CallerNamespace(socketio.AsyncNamespace):
@@ -141,10 +130,7 @@ class CallerNamespace(socketio.AsyncNamespace):
         return True
 
     async def _catch_up_when_connected(self, socket: _Socket, last_seq: int) -> None:
-        for _ in range(100):
-            if self.server.manager.is_connected(socket.sid, NAMESPACE):
-                break
-            await asyncio.sleep(0.01)
+        await until_connected(self.server, socket.sid, NAMESPACE)
         async with socket.lock:
             await self._catch_up(socket, last_seq)
 
@@ -160,29 +146,15 @@ class CallerNamespace(socketio.AsyncNamespace):
 
     # -- commands --------------------------------------------------------------------------------
     async def _command(self, socket: _Socket, event: str, data: tuple[Any, ...]) -> dict[str, Any]:
-        if not socket.allow():
+        if not socket.limit.allow():
             return protocol.error("rate-limited", "Too many commands; slow down.")
-        if event != "resync" and event not in COMMANDS:
-            return protocol.error("unknown-event", f"There is no command {str(event)[:50]!r}.")
-        if len(data) > 1:
-            return protocol.error("invalid-payload", "A command takes one object.")
-        payload = data[0] if data else {}
+        payload, refused = command_payload(event, data, COMMANDS | {"resync"}, MAX_PAYLOAD_BYTES)
         if payload is None:
-            payload = {}
-        if not isinstance(payload, dict):
-            return protocol.error("invalid-payload", "A command takes one object.")
-        try:
-            size = len(json.dumps(payload, separators=(",", ":")))
-        except (TypeError, ValueError):
-            return protocol.error("invalid-payload", "The payload is not JSON.")
-        if size > MAX_PAYLOAD_BYTES:
-            return protocol.error("payload-too-large", f"A command may carry at most {MAX_PAYLOAD_BYTES} bytes.")
+            return refused
         if event == "resync":
-            last_seq = payload.get("last_seq")
-            if isinstance(last_seq, bool) or not isinstance(last_seq, int) or last_seq < 0 or set(payload) - {
-                    "last_seq"}:
+            last_seq = resync_seq(payload)
+            if last_seq is None:
                 return protocol.error("invalid-payload", "resync takes {last_seq: integer >= 0}.")
-            socket.syncing = True
             return await self._catch_up(socket, last_seq)
         return await self.client.request(event, account_id=socket.account_id, session_id=socket.session_id,
                                          caller_id=socket.caller_id, payload=payload)

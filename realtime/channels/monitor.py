@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
-import time
 from typing import Any
 
 import socketio
@@ -34,6 +32,7 @@ from realtime.store.database import Store
 from realtime.store.models import Account, User, UserRole
 from realtime.store.scoping import get_owned
 
+from .commands import RateLimit, command_payload, resync_seq, until_connected
 from .floor import FloorBoard, FloorEvent
 from .handshake import HandshakeRefused, refuse, signed_in
 
@@ -70,21 +69,11 @@ class _Socket:
     syncing: bool = True
     buffer: list[FloorEvent] = dataclasses.field(default_factory=list)
     lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
-    tokens: float = BURST
-    refilled: float = dataclasses.field(default_factory=time.monotonic)
+    limit: RateLimit = dataclasses.field(default_factory=lambda: RateLimit(RATE, BURST))
 
     @property
     def actor(self) -> Actor:
         return Actor(self.account_id, self.user_id, self.role)
-
-    def allow(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(BURST, self.tokens + (now - self.refilled) * RATE)
-        self.refilled = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
 
 
 class MonitorNamespace(socketio.AsyncNamespace):
@@ -152,10 +141,7 @@ class MonitorNamespace(socketio.AsyncNamespace):
         return True
 
     async def _catch_up_when_connected(self, socket: _Socket, stream: Any, last_seq: Any) -> None:
-        for _ in range(100):
-            if self.server.manager.is_connected(socket.sid, NAMESPACE):
-                break
-            await asyncio.sleep(0.01)
+        await until_connected(self.server, socket.sid, NAMESPACE)
         async with socket.lock:
             await self._catch_up(socket, stream, last_seq)
 
@@ -171,27 +157,14 @@ class MonitorNamespace(socketio.AsyncNamespace):
 
     # -- commands --------------------------------------------------------------------------------
     async def _command(self, socket: _Socket, event: str, data: tuple[Any, ...]) -> dict[str, Any]:
-        if not socket.allow():
+        if not socket.limit.allow():
             return protocol.error("rate-limited", "Too many commands; slow down.")
-        if event != "resync" and event not in COMMANDS:
-            return protocol.error("unknown-event", f"There is no command {str(event)[:50]!r}.")
-        if len(data) > 1:
-            return protocol.error("invalid-payload", "A command takes one object.")
-        payload = data[0] if data else {}
+        payload, refused = command_payload(event, data, COMMANDS | {"resync"}, MAX_PAYLOAD_BYTES)
         if payload is None:
-            payload = {}
-        if not isinstance(payload, dict):
-            return protocol.error("invalid-payload", "A command takes one object.")
-        try:
-            size = len(json.dumps(payload, separators=(",", ":")))
-        except (TypeError, ValueError):
-            return protocol.error("invalid-payload", "The payload is not JSON.")
-        if size > MAX_PAYLOAD_BYTES:
-            return protocol.error("payload-too-large", f"A command may carry at most {MAX_PAYLOAD_BYTES} bytes.")
+            return refused
         if event == "resync":
-            last_seq = payload.get("last_seq")
-            if isinstance(last_seq, bool) or not isinstance(last_seq, int) or last_seq < 0 or set(payload) - {
-                    "last_seq", "stream"}:
+            last_seq = resync_seq(payload, "stream")
+            if last_seq is None:
                 return protocol.error("invalid-payload", "resync takes {last_seq: integer >= 0, stream?}.")
             return await self._catch_up(socket, payload.get("stream", self.board.floor(socket.account_id).stream),
                                         last_seq)
