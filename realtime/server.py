@@ -120,7 +120,8 @@ async def _callflow_ctx(app: web.Application) -> AsyncIterator[None]:
     engine = CallFlowEngine(
         store=app[app_keys.STORE], bus=app[app_keys.BUS], telephony=app[app_keys.TELEPHONY],
         event_log=app[app_keys.EVENT_LOG], engine_id=f"{socket.gethostname()}:{settings.port}",
-        options=EngineOptions(dial_in_number=settings.dial_in_number))
+        options=EngineOptions(dial_in_number=settings.dial_in_number, allow_private_urls=settings.allow_private_urls),
+        webhooks=app[app_keys.WEBHOOKS])
     await engine.start()
     app[app_keys.CALLFLOW] = engine
     yield

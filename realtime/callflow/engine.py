@@ -42,8 +42,10 @@ from realtime.telephony import Conference, ConferenceClosed, LeadLeg, LiveChanne
 from realtime.telephony.ari import AriError, Bridge, NoSuchChannel
 from realtime.telephony.dial_in import DialIn, DialInEnd, DialInResult, DialInTarget
 from realtime.telephony.transfer import Transfer
+from realtime.webhooks import WebhookDispatcher
 
 from . import events, protocol, results
+from .call_jobs import CallJobs
 from .campaigns import CampaignView, TransferOption, load_campaign
 from .errors import CallFlowError
 from .event_log import EventLog, EventLogUnavailable
@@ -71,6 +73,7 @@ class EngineOptions:
     pending_seconds: float = PENDING_SECONDS
     maintenance_seconds: float = MAINTENANCE_SECONDS
     tick_seconds: float = 1.0
+    allow_private_urls: bool = False  # call jobs' numbers sources may be on private addresses
 
 
 class _Port:
@@ -90,6 +93,9 @@ class _Port:
             await session.calling_window(closes_at is not None, closes_at, opens_at)
 
     async def out_of_leads(self, campaign_id: int) -> None:
+        if self.engine.jobs.numbers_coming(campaign_id):
+            return  # a call job's next numbers are on their way: callers wait on hold
+        self.engine.jobs.out_of_leads(campaign_id)
         for session in self.engine.of_campaign(campaign_id):
             if session.state is State.ON_HOLD:
                 async with session.lock:
@@ -98,7 +104,8 @@ class _Port:
 
 class CallFlowEngine:
     def __init__(self, *, store: Store, bus: Bus, telephony: Telephony, event_log: EventLog, engine_id: str,
-                 options: EngineOptions = EngineOptions(), clock: Callable[[], float] = time.monotonic) -> None:
+                 options: EngineOptions = EngineOptions(), clock: Callable[[], float] = time.monotonic,
+                 webhooks: WebhookDispatcher | None = None) -> None:
         self.store = store
         self.bus = bus
         self.telephony = telephony
@@ -122,6 +129,7 @@ class CallFlowEngine:
         self._tasks: list[asyncio.Task[Any]] = []
         self._dial_in = DialIn(telephony, self._resolve_pin, self._dialled_in, max_digits=SESSION_PIN_DIGITS)
         self.keypad_factory: Callable[[LiveSession], Any] | None = None
+        self.jobs = CallJobs(self, webhooks=webhooks, allow_private=options.allow_private_urls)  # call-API jobs
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -132,6 +140,7 @@ class CallFlowEngine:
         self._tasks = [loop.create_task(self._publisher(), name="callflow-publisher"),
                        loop.create_task(self._persister(), name="callflow-persister")]
         self.telephony.add_claimer(self._claim)
+        await self.jobs.start()
         await self.adopt()
         # What a dead engine left in Asterisk and nobody took back is hung up now (and after
         # every reconnect of the events socket from now on).
@@ -156,6 +165,7 @@ class CallFlowEngine:
         for dialer in list(self._dialers.values()):
             await dialer.stop(keep_connected=True)
         await self._drain()
+        await self.jobs.close()
         for task in self._tasks[:2]:
             task.cancel()
         await asyncio.gather(*self._tasks[:2], return_exceptions=True)
@@ -197,6 +207,7 @@ class CallFlowEngine:
                                     port=_Port(self, campaign_id), engine_id=self.engine_id,
                                     tick_seconds=self.options.tick_seconds)
             dialer.on_outcome(self._call_finished)
+            await self.jobs.dialer_made(dialer)
             await dialer.start()
             self._dialers[campaign_id] = dialer
         return dialer
@@ -261,6 +272,8 @@ class CallFlowEngine:
             return protocol.ok(**await self.reassign(session, payload.get("campaign_id")))
         if not isinstance(command, str):
             raise CallFlowError("unknown-command", "the command has no name")
+        if command in self.jobs.commands:
+            return protocol.ok(**await self.jobs.commands[command](session, payload))
         return protocol.ok(**await session.command(command, payload))
 
     async def _find(self, session_id: Any) -> LiveSession | bool | None:
@@ -454,6 +467,7 @@ class CallFlowEngine:
     # -- events and state out -------------------------------------------------------------------
     def publish(self, session: LiveSession, name: str, payload: dict[str, Any]) -> None:
         self._outbox.put_nowait((session, name, payload))
+        self.jobs.session_event(session, name, payload)  # call-API jobs notify their integrator
 
     async def _publisher(self) -> None:
         """One writer keeps every session's events in order: numbered, kept, then sent."""
@@ -564,12 +578,14 @@ class CallFlowEngine:
             dialer = self._dialers.pop(campaign_id, None)
             if dialer is not None:
                 await dialer.stop()
+                await self.jobs.dialer_stopped(campaign_id)
         self._owned &= kept
         # Campaigns nobody works any more: stop dialling them.
         for campaign_id in list(self._dialers):
             busy = any(s.campaign.id == campaign_id for s in self.sessions.values())
             if not busy and not self._dialers[campaign_id].calls:
                 await self._dialers.pop(campaign_id).stop()
+                await self.jobs.dialer_stopped(campaign_id)
 
     # -- dial-in ---------------------------------------------------------------------------------
     async def _resolve_pin(self, pin: str) -> DialInTarget | None:

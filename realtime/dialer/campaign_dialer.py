@@ -125,6 +125,7 @@ class CampaignDialer:
         self._previews: dict[int, ReservedHousehold] = {}
         self._reserved: set[int] = set()  # households reserved for a line, not yet dialled
         self._listeners: list[Callable[[LiveCall], object]] = []
+        self._line_listeners: list[Callable[[LiveCall], object]] = []
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -268,6 +269,18 @@ class CampaignDialer:
         """``listener(call)`` once a call's outcome is known (for a connected call: when
         the lead hangs up; the household's fate then waits for :meth:`wrap_up`)."""
         self._listeners.append(listener)
+
+    def on_line(self, listener: Callable[[LiveCall], object]) -> None:
+        """``listener(call)`` as each line is dialled, with its leg (None when the dial failed
+        at once, its outcome following); before anything else hears of the leg."""
+        self._line_listeners.append(listener)
+
+    def _dialled(self, call: LiveCall) -> None:
+        for listener in self._line_listeners:
+            try:
+                listener(call)
+            except Exception:
+                logger.exception("campaign %s: line listener failed", self.campaign_id)
 
     def _announce(self, call: LiveCall) -> None:
         for listener in self._listeners:
@@ -458,8 +471,10 @@ class CampaignDialer:
         except (TelephonyError, AriError) as exc:
             logger.warning("campaign %s: %s could not be dialled: %s", self.campaign_id, household.phone, exc)
             outcome = CallStatus.FAILED if getattr(exc, "error_id", "") == "invalid-number" else CallStatus.NO_ANSWER
+            self._dialled(call)
             await self._finish(call, outcome)
             raise DialerError("dial-failed", str(exc)) from exc
+        self._dialled(call)
         self._spawn(self._follow(call))
         return call
 
