@@ -17,8 +17,10 @@ from sqlalchemy.exc import IntegrityError
 
 from realtime.api import (
     blocked_numbers,
+    call_callers,  # noqa: F401 - adds the callers' routes to calls.resource
     caller_groups,
     callers,
+    calls,
     campaigns,
     households,
     lead_fields,
@@ -69,6 +71,7 @@ RESOURCES_IN_ORDER = (
     recordings.resource,
     users.resource,
     reports.resource,
+    calls.resource,  # with its callers' routes (call_callers)
 )
 
 RESOURCES: web.AppKey[list[Resource]] = web.AppKey("api_resources", list)
@@ -97,7 +100,8 @@ def setup_api(app: web.Application) -> None:
 
 
 def _endpoint(operation: Operation) -> Any:
-    path_params = operation.path_params  # read from the path once, not on every request
+    # Read from the path once, not on every request; text parameters the handler reads itself.
+    path_params = [name for name in operation.path_params if name not in operation.text_params]
 
     async def endpoint(request: web.Request) -> web.StreamResponse:
         store = request.app[STORE]

@@ -107,4 +107,5 @@ DESCRIPTIONS = {
     415: "Unsupported content type",
     422: "Invalid fields; details.fields names every one",
     429: "Rate limit exceeded; see Retry-After",
+    503: "A part of the server this needs (the calling engine) is not available; try again",
 }

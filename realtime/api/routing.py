@@ -49,11 +49,13 @@ class Operation:
     body: Schema | None = None
     partial: bool = False  # body is an update: every field optional
     upload: dict[str, Any] | None = None  # multipart/form-data JSON Schema, read by the handler
+    request: dict[str, Any] | None = None  # media type -> JSON Schema of a body the handler reads itself
     response: str | dict[str, Any] = ITEM  # ITEM, COLLECTION, NO_CONTENT, a JSON Schema, or "audio/*"
     items: dict[str, Any] | None = None  # a collection's item JSON Schema, when not the resource's own
     status: int = 200
     errors: tuple[int, ...] = ()
     public: bool = False  # no credentials needed
+    text_params: tuple[str, ...] = ()  # path parameters that are text (a reference), not ids
 
     @property
     def operation_id(self) -> str:
@@ -65,8 +67,9 @@ class Operation:
 
     @property
     def route_path(self) -> str:
-        """The aiohttp path: path parameters are ids, so only digits match."""
-        return re.sub(r"{(\w+)}", r"{\1:\\d+}", self.path)
+        """The aiohttp path: path parameters are ids, so only digits match (text ones: one segment)."""
+        return re.sub(r"{(\w+)}", lambda m: "{%s:%s}" % (m[1], "[^/]+" if m[1] in self.text_params else r"\d+"),
+                      self.path)
 
 
 class Resource:

@@ -17,6 +17,7 @@ caller's own changes) or per job (``call-job:<job id>``, numbers and the job's e
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import datetime as dt
 import logging
@@ -73,7 +74,7 @@ STATUS = {
     CallStatus.FAILED: "failed", CallStatus.MACHINE: "machine", CallStatus.VOICEMAIL_LEFT: "voicemail_left",
     CallStatus.ABANDONED: "abandoned",
 }
-CALL_KEPT_SECONDS = 3600.0  # a call's record here outlives its end by this much at most
+CALL_KEPT_SECONDS = 3600.0  # an ended call is remembered this long (its caller's wrap-up, a late word of it)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,9 +155,7 @@ class _Call:
     leg: Any = None
     ringing: bool = False
     answered: bool = False
-    ended: bool = False
     ready: bool = False  # its caller's wrap-up is over
-    ended_at: float | None = None
 
 
 class CallStateNotifier:
@@ -169,6 +168,8 @@ class CallStateNotifier:
         self.clock = clock
         self._queue: asyncio.Queue[Notice] = asyncio.Queue()
         self._calls: dict[str, _Call] = {}
+        # Calls whose end was notified, and when: the session and the dialer both tell of it.
+        self._ended: collections.OrderedDict[str, float] = collections.OrderedDict()
         self._urls: dict[int, tuple[int, str]] = {}  # job -> (account, call_state_url)
         self._references: dict[int, str] = {}
         self._task: asyncio.Task[None] | None = None
@@ -222,7 +223,8 @@ class CallStateNotifier:
                                  fields={"kind": payload["kind"], "to": label}))
         elif name == "session_ended":
             self._put(Notice(job_id, "caller_disconnected", caller=caller, fields={"reason": payload["reason"]}))
-            self._forget_calls(lambda c: c.caller == caller and c.ended)
+            for call_id in [k for k, c in self._calls.items() if c.caller == caller and k in self._ended]:
+                del self._calls[call_id]
 
     def line_dialled(self, job_id: int, call: LiveCall, caller: int | None) -> None:
         """The dialer dialled a line of the job (a preview or power caller's, or predictive);
@@ -251,7 +253,7 @@ class CallStateNotifier:
         self._put(Notice(job_id, "caller_ready", call_id, session.caller.id, fields={"outcome": outcome}))
         call = self._calls.get(call_id)
         if call is not None:
-            if call.ended:
+            if call_id in self._ended:
                 del self._calls[call_id]
             else:
                 call.ready = True  # a cold transfer's lead talks on: its hang-up comes later
@@ -267,24 +269,25 @@ class CallStateNotifier:
     def _ringing(self, job_id: int, call_id: str, done: asyncio.Future) -> None:
         call = self._calls.get(call_id)
         if done.cancelled() or done.exception() is not None or call is None or call.ringing or call.answered \
-                or call.ended:
+                or call_id in self._ended:
             return
         call.ringing = True
         self._put(Notice(job_id, "ringing", call_id, call.caller))
 
     def _answered(self, job_id: int, call_id: str, done: asyncio.Future) -> None:
         call = self._calls.get(call_id)
-        if done.cancelled() or done.exception() is not None or call is None or call.answered or call.ended:
+        if done.cancelled() or done.exception() is not None or call is None or call.answered \
+                or call_id in self._ended:
             return
         call.answered = True
         by = "machine" if done.result() is Verdict.MACHINE else "human"
         self._put(Notice(job_id, "answered", call_id, call.caller, fields={"by": by}))
 
     def _hung_up(self, job_id: int, call_id: str, status: str, by: str, caller: int | None) -> None:
+        if call_id in self._ended:
+            return  # told already (by the session, or by the dialer)
+        self._ended[call_id] = self.clock()
         call = self._call(job_id, call_id)
-        if call.ended:
-            return
-        call.ended, call.ended_at = True, self.clock()
         call.caller = call.caller or caller
         if status == "abandoned":
             self._put(Notice(job_id, "abandoned", call_id, call.caller))
@@ -294,10 +297,6 @@ class CallStateNotifier:
                          fields={"status": status, "by": by, "duration_s": _duration(call.leg)}))
         if call.caller is None or call.ready:
             del self._calls[call_id]  # nobody will be ready after it, or they were already
-
-    def _forget_calls(self, which: Callable[[_Call], bool]) -> None:
-        for call_id in [k for k, c in self._calls.items() if which(c)]:
-            del self._calls[call_id]
 
     def _put(self, notice: Notice) -> None:
         self._queue.put_nowait(notice)
@@ -324,7 +323,9 @@ class CallStateNotifier:
             if self.wake_deliveries is not None:
                 self.wake_deliveries()
             now = self.clock()
-            self._forget_calls(lambda c: c.ended_at is not None and now - c.ended_at > CALL_KEPT_SECONDS)
+            while self._ended and now - next(iter(self._ended.values())) > CALL_KEPT_SECONDS:
+                call_id, _ = self._ended.popitem(last=False)
+                self._calls.pop(call_id, None)
 
     async def _write(self, batch: list[Notice]) -> None:
         async with self.store.transaction() as session:
