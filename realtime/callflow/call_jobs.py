@@ -188,7 +188,7 @@ class CallJobs:
             call = session.call
             await session.end("kicked")
         # A conversation it had ends with it: settled at once, its lead open for another try.
-        session.spawn(runner.settle_removed(session, call), "settling a removed caller's call")
+        runner.spawn(runner.settle_removed(session, call), "settling a removed caller's call")
         return {}
 
 
@@ -209,6 +209,7 @@ class JobRunner:
         self._dialled: collections.deque[float] = collections.deque()
         self._exhausted = job.numbers_exhausted_at is not None
         self._stopped_sessions = False
+        self._stopping = False
 
     @property
     def id(self) -> int:
@@ -222,8 +223,15 @@ class JobRunner:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"call-job-{self.id}")
 
-    async def stop(self) -> None:
-        tasks = [t for t in (self._task, *self._timers.values(), *self._tasks) if t is not None]
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop after the round under way (cancelled inside a transaction, a task could leave
+        the store locked); what is still waiting after ``grace`` is cancelled."""
+        self._stopping = True
+        self._wake.set()
+        tasks = [t for t in (self._task, *self._tasks) if t is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
+        tasks += self._timers.values()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -232,7 +240,8 @@ class JobRunner:
         self._reload = True
         self._wake.set()
 
-    def _spawn(self, coro: Awaitable[Any], what: str) -> None:
+    def spawn(self, coro: Awaitable[Any], what: str) -> None:
+        """Run ``coro`` beside the runner's rounds; a failure is logged with what it was doing."""
         async def guarded() -> None:
             try:
                 await coro
@@ -278,7 +287,7 @@ class JobRunner:
         if self._exhausted or self.numbers_coming:
             return
         self._exhausted = True
-        self._spawn(self._note_exhausted(), "noting the numbers exhausted")
+        self.spawn(self._note_exhausted(), "noting the numbers exhausted")
 
     async def _note_exhausted(self) -> None:
         async with self.engine.store.transaction() as db:
@@ -342,16 +351,21 @@ class JobRunner:
             pending, session.pending = session.pending, None
         if pending is not None:
             await pending.dialer.wrap_up(pending.call_id, retry=True, attempt_id=pending.attempt_id)
+        elif call is not None and call.done.is_set() and call.call_id in self.dialer.calls:
+            # A conversation the session's end cut short owes no results: nobody will send them.
+            await self.dialer.wrap_up(call.call_id, retry=True)
 
     # -- the runner's loop -----------------------------------------------------------------------------
     async def _run(self) -> None:
         loaded = self.engine.clock()
-        while True:
+        while not self._stopping:
             try:
                 await asyncio.wait_for(self._wake.wait(), self.jobs.tick_seconds)
             except TimeoutError:
                 pass
             self._wake.clear()
+            if self._stopping:
+                return
             try:
                 if self._reload or self.engine.clock() - loaded >= RELOAD_SECONDS:
                     self._reload = False

@@ -37,6 +37,8 @@ from realtime.store.types import utcnow
 from realtime.telephony import Verdict
 from realtime.webhooks import enqueue
 
+from .states import State
+
 if TYPE_CHECKING:
     from .session import LiveSession
 
@@ -170,9 +172,11 @@ class CallStateNotifier:
         self._calls: dict[str, _Call] = {}
         # Calls whose end was notified, and when: the session and the dialer both tell of it.
         self._ended: collections.OrderedDict[str, float] = collections.OrderedDict()
+        self._joined: set[int] = set()  # sessions whose caller_connected was said
         self._urls: dict[int, tuple[int, str]] = {}  # job -> (account, call_state_url)
         self._references: dict[int, str] = {}
         self._task: asyncio.Task[None] | None = None
+        self._writing = False
         self.written = 0
 
     async def start(self) -> None:
@@ -181,8 +185,8 @@ class CallStateNotifier:
     async def close(self, timeout: float = 5.0) -> None:
         """Write what is queued (for ``timeout`` at most), then stop."""
         deadline = self.clock() + timeout
-        while not self._queue.empty() and self.clock() < deadline:
-            await asyncio.sleep(0.01)
+        while (not self._queue.empty() or self._writing) and self.clock() < deadline:
+            await asyncio.sleep(0.01)  # never cancelled mid-transaction: SQLite would stay locked
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -193,15 +197,17 @@ class CallStateNotifier:
 
     @property
     def idle(self) -> bool:
-        return self._queue.empty()
+        return self._queue.empty() and not self._writing
 
     # -- from the engine --------------------------------------------------------------------
     def session_event(self, job_id: int, session: LiveSession, name: str, payload: dict[str, Any]) -> None:
         caller = session.caller.id
-        if name == "state_changed":
-            if payload["reason"] == "joined":
-                self._put(Notice(job_id, "caller_connected", caller=caller))
-        elif name == "lead_presented":
+        if session.id not in self._joined and session.conference is not None and (
+                session.state is State.CONNECTING or payload.get("previous") == State.CONNECTING.value):
+            # The first word from a session whose phone just joined (a lead presented at once, or on hold).
+            self._joined.add(session.id)
+            self._put(Notice(job_id, "caller_connected", caller=caller))
+        if name == "lead_presented":
             if session.campaign.mode is DialerMode.PREVIEW:
                 household = payload["household"]
                 self._put(Notice(job_id, "lead_presented", caller=caller,
@@ -223,6 +229,7 @@ class CallStateNotifier:
                                  fields={"kind": payload["kind"], "to": label}))
         elif name == "session_ended":
             self._put(Notice(job_id, "caller_disconnected", caller=caller, fields={"reason": payload["reason"]}))
+            self._joined.discard(session.id)
             for call_id in [k for k, c in self._calls.items() if c.caller == caller and k in self._ended]:
                 del self._calls[call_id]
 
@@ -306,6 +313,7 @@ class CallStateNotifier:
         """The one writer: batches of what is queued, in order, one transaction each."""
         while True:
             batch = [await self._queue.get()]
+            self._writing = True
             while not self._queue.empty() and len(batch) < 200:
                 batch.append(self._queue.get_nowait())
             delay = 0.1
@@ -320,6 +328,7 @@ class CallStateNotifier:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 5.0)
             self.written += len(batch)
+            self._writing = False
             if self.wake_deliveries is not None:
                 self.wake_deliveries()
             now = self.clock()

@@ -320,8 +320,10 @@ class CampaignDialer:
     async def _settle_when_done(self, call: LiveCall, retry: bool, completed_lead_ids: list[int] | None) -> None:
         await call.done.wait()
         if self.calls.pop(call.call_id, None) is not None:
-            await self.queue.record_outcome(call.attempt_id, CallStatus.COMPLETED, retry=retry,
-                                            completed_lead_ids=completed_lead_ids)
+            # Shielded: stop() cancels what is left, and a transaction cancelled half-way can
+            # leave the store locked (SQLite) for every other writer.
+            await asyncio.shield(self.queue.record_outcome(call.attempt_id, CallStatus.COMPLETED, retry=retry,
+                                                           completed_lead_ids=completed_lead_ids))
 
     # -- the tick loop -------------------------------------------------------------
     async def _run(self) -> None:
