@@ -225,7 +225,6 @@ async def list_callers(ctx: Context) -> dict[str, Any]:
                     request={"application/json": _new_caller_schema()}, errors=(404, 409, 422, 503),
                     summary="Add one of your people to the job: rung at their phone, or given a PIN to dial in")
 async def add_caller(ctx: Context) -> dict[str, Any]:
-    client = _client(ctx)
     raw = parse_json(await ctx.request.read())
     if isinstance(raw, dict) and isinstance(raw.get("caller_id"), int) and not isinstance(raw["caller_id"], bool):
         raw["caller_id"] = str(raw["caller_id"])  # the integrator's ids may be numbers
@@ -244,6 +243,7 @@ async def add_caller(ctx: Context) -> dict[str, Any]:
         message = f"caller {reference!r} is active in call job {elsewhere}: remove them there first"
         raise Conflict(message, error_id="caller-in-another-job",
                        details={"fields": {"caller_id": message}, "job_id": elsewhere})
+    client = _client(ctx)
     store = ctx.request.app[STORE]
     endpoint = phone if phone and SIP_ENDPOINT.match(phone) else None
     number = to_e164(phone) if phone and endpoint is None else None
@@ -263,8 +263,9 @@ async def add_caller(ctx: Context) -> dict[str, Any]:
             caller = await db.get(Caller, member.caller_id)
             session = await _latest_session(db, caller.id)
             if member.removed_at is None and session is not None and session.status is not CallerSessionStatus.ENDED:
-                raise Conflict(f"caller {reference!r} is on the job already ({State.from_stored(session.status).value})",
-                               error_id="caller-active", details={"fields": {"caller_id": "already on the job"}})
+                state = State.from_stored(session.status).value
+                raise Conflict(f"caller {reference!r} is on the job already ({state})", error_id="caller-active",
+                               details={"fields": {"caller_id": "already on the job"}})
             caller.active, caller.campaign_id = True, job.id
             if values.get("name"):
                 caller.name = values["name"]

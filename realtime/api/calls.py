@@ -133,8 +133,8 @@ SCHEMA = Schema("call job", (
     *(Field(f.name, f.kind, f.description, nullable=f.nullable, read_only=True) for f in SETTINGS_FIELDS),
     Field("counts", "object", _COUNTS["description"], read_only=True),
     Field("numbers", "object", "The numbers source: next_page, source_exhausted, exhausted (nothing left to "
-          "dial), added, duplicates, rejected and the first rejected_numbers, paused {reason, since_failures, "
-          "retry_at} while a failing source is waited for", read_only=True),
+          "dial), added, duplicates, rejected and the first rejected_numbers, paused {reason, failures, retry_at} "
+          "while a failing source is waited for", read_only=True),
     Field("callers_uri", "string", read_only=True),
     Field("report_uri", "string", "The job's campaign report", read_only=True),
     CREATED_AT,
