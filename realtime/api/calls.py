@@ -100,7 +100,7 @@ CREATE = Schema("new call job", (
 UPDATE = Schema("call job change", (NAME, FROM, CALL_STATE_URL, *SETTINGS_FIELDS))
 _NUMBER = {"anyOf": [{"type": "string", "maxLength": 64}, {"type": "integer", "minimum": 0}]}
 PHONE_NUMBER = {"anyOf": [_NUMBER, {"type": "array", "items": _NUMBER, "maxItems": MAX_NUMBERS}],
-                "description": "One number or an array, dialled first", "examples": [[14445551234, "+14445554321"]]}
+                "description": "One number or an array, dialled first", "examples": [[12025550142, "+12025550143"]]}
 
 
 def _create_schema() -> dict[str, Any]:
@@ -148,7 +148,8 @@ resource = Resource("call", SCHEMA, "The call API: jobs dialled for your own cal
 
 def job_actions(ctx: Context, job_id: int) -> list[dict[str, str]]:
     """The job's own actions (the callers' routes are listed on each caller)."""
-    return [action for action in resource.actions(ctx.base, job_id) if "{" not in action["uri"]]
+    per_caller = {op.name for op in resource.operations if "{caller_id}" in op.path}
+    return [action for action in resource.actions(ctx.base, job_id) if action["name"] not in per_caller]
 
 
 async def present(ctx: Context, job: CallJob, campaign: Campaign) -> dict[str, Any]:
