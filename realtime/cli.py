@@ -112,7 +112,8 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sim-speed", type=float, help="REALTIME_SIM_SPEED")
     parser.add_argument("--api-rate-limit", help='REALTIME_API_RATE_LIMIT per API key, e.g. "600/minute"')
     parser.add_argument("--allow-private-urls", action="store_true", default=None,
-                        help="REALTIME_ALLOW_PRIVATE_URLS: let list downloads and webhooks reach private addresses")
+                        help="REALTIME_ALLOW_PRIVATE_URLS: let list downloads, numbers sources and webhooks reach "
+                             "private addresses")
     parser.add_argument("--dial-in-number", help="REALTIME_DIAL_IN_NUMBER: the number callers phone to join by PIN")
 
 

@@ -40,7 +40,7 @@ class Settings:
     sim_outcomes: str = "mix"
     sim_speed: float = 1.0
     api_rate_limit: str = "600/minute"  # per API key, shared through Redis when configured
-    allow_private_urls: bool = False  # let list downloads and webhooks reach private/loopback addresses
+    allow_private_urls: bool = False  # let list downloads, numbers sources and webhooks reach private addresses
     dial_in_number: str = ""  # the number callers phone to join with their session's PIN (shown to them)
 
     @property
