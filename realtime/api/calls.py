@@ -337,14 +337,15 @@ async def create_job(ctx: Context) -> dict[str, Any]:
         errors.update(exc.details["fields"])
         values = {k: v for k, v in raw.items() if k not in errors and k in _KINDS}
         values = {k: CREATE_FIELDS[k].convert(v) for k, v in values.items()}
-    numbers = _phone_numbers(numbers_raw, errors) if numbers_raw not in (None, [], "") else []
+    given = numbers_raw not in (None, [], "")
+    numbers = _phone_numbers(numbers_raw, errors) if given else []
     check_destination(ctx, values.get("call_state_url"), errors)
     allow_private = ctx.request.app[SETTINGS].allow_private_urls
     if values.get("phone_numbers_url") and (reason := check_url(values["phone_numbers_url"],
                                                                 allow_private=allow_private)):
         errors["phone_numbers_url"] = reason
-    if not numbers and not values.get("phone_numbers_url") and "list_id" not in values \
-            and not {"phone_number", "phone_numbers_url", "list_id"} & set(errors):
+    if not given and not values.get("phone_numbers_url") and "list_id" not in values \
+            and not {"phone_numbers_url", "list_id"} & set(errors):
         message = "a job needs numbers: give phone_numbers_url, phone_number or list_id"
         errors.update({"phone_numbers_url": message, "phone_number": message, "list_id": message})
     await _check_references(ctx, values, errors)
@@ -385,7 +386,6 @@ async def create_job(ctx: Context) -> dict[str, Any]:
     await ctx.session.flush()
     logger.info("call job %s started (%s, %d numbers)", job.id, campaign.dialer_mode.value, job.numbers_added)
     return await present(ctx, job, campaign)
-
 
 
 @resource.operation("GET", "/{id}", name="read", summary="Read a call job: its state, counts and numbers source",

@@ -4,15 +4,18 @@ the integrator driving their callers over REST."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from realtime import app_keys
 from realtime.store.models import CallAttempt, CallStatus, Household, HouseholdStatus
 from tests.channels.conftest import Product, start_product
-from tests.channels.floor import BUSY, MACHINE, NO_ANSWER, PERSON, SHORT_TALK, add_recording, phone
+from tests.channels.floor import BUSY, MACHINE, NO_ANSWER, PERSON, SHORT_TALK, add_recording, phone, seed_account
 
 from .integrator import CallApi, Integrator
 
@@ -210,8 +213,6 @@ async def test_a_preview_job_is_driven_by_dial_and_skip(api, integrator, product
 async def upload_list(api: CallApi, rows: list[tuple[str, str]]) -> int:
     """A list uploaded and imported as an admin does it, into a campaign of its own."""
     campaign = await api.ok("POST", "/v1/campaigns", 201, json={"name": "Walk list", "dialer_mode": "preview"})
-    import aiohttp
-
     form = aiohttp.FormData()
     form.add_field("name", "Spring walk")
     form.add_field("campaign_id", str(campaign["id"]))
@@ -249,9 +250,6 @@ async def test_a_job_from_an_uploaded_list_dials_its_households_and_shows_in_the
     assert (caller["name"], caller["calls"], caller["conversations"]) == ("Eli", 2, 1)
     assert report["abandonment"]["last_24_hours"]["human_answered"] == 1
     csv_text = await api.ok("GET", f"/v1/reports/{job['id']}/call_attempts.csv")
-    import csv
-    import io
-
     lines = list(csv.DictReader(io.StringIO(csv_text)))
     assert [(r["phone"], r["first_name"], r["status"], r["caller"]) for r in lines] == [
         (rows[0][0], "Ann", "completed", "Eli"), (rows[1][0], "Bo", "busy", "Eli")]
@@ -431,8 +429,6 @@ async def test_callers_get_ready_by_themselves_after_wrap_up_seconds(api, integr
 
 
 async def test_another_accounts_job_is_not_found(api, integrator, product):
-    from tests.channels.floor import seed_account
-
     other = await seed_account(product.store, "Other floor")
     theirs = CallApi(product.url, other.api_key, other.api_auth)
     job = await api.start_job(**job_params(integrator, "preview", phone_number=[phone(PERSON)]))
