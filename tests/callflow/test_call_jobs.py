@@ -1,11 +1,13 @@
 """Call-API jobs end to end: ``realtime serve`` on the ARI simulator, the integrator's server
 (a real aiohttp server) receiving the call-state notifications and serving numbers, and
-the integrator driving their callers over REST."""
+the integrator driving their callers over REST; and the same across processes (two web
+processes and an engine on PostgreSQL and Redis)."""
 from __future__ import annotations
 
 import asyncio
 import csv
 import io
+import secrets
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -13,9 +15,13 @@ import pytest
 from sqlalchemy import select
 
 from realtime import app_keys
+from realtime.store import migrate
+from realtime.store.database import Store
 from realtime.store.models import CallAttempt, CallStatus, Household, HouseholdStatus
-from tests.channels.conftest import Product, start_product
+from tests.channels.conftest import SIM_PASSWORD, SIM_USER, Product, start_product
 from tests.channels.floor import BUSY, MACHINE, NO_ANSWER, PERSON, SHORT_TALK, add_recording, phone, seed_account
+
+from tests.processes import Serving
 
 from .integrator import CallApi, Integrator
 
@@ -442,3 +448,44 @@ async def test_another_accounts_job_is_not_found(api, integrator, product):
     assert (await theirs.ok("GET", "/v1/call"))["total"] == 0
     assert (await api.job(job["id"]))["state"] == "running"
     assert (await api.ok("GET", f"/v1/call/{job['id']}/callers/oz"))["state"] != "removed"
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_with_two_web_processes_and_an_engine_each_notification_is_written_once(
+        tmp_path, postgres_url, redis_server, simulator, aiohttp_server, unused_port):
+    await migrate.upgrade(postgres_url)
+    store = Store(postgres_url)
+    try:
+        floor = await seed_account(store)
+    finally:
+        await store.close()
+    integrator = await Integrator(floor.api_auth).start(aiohttp_server)
+    env = {"REALTIME_DATABASE_URL": postgres_url, "REALTIME_REDIS_URL": redis_server.url,
+           "REALTIME_ARI_URL": simulator.url, "REALTIME_ARI_USER": SIM_USER, "REALTIME_ARI_PASSWORD": SIM_PASSWORD,
+           "REALTIME_SECRET_KEY": secrets.token_urlsafe(32), "REALTIME_DATA_DIR": str(tmp_path),
+           "REALTIME_ALLOW_PRIVATE_URLS": "true"}
+    processes = []
+    try:
+        for role in ("engine", "web", "web"):
+            processes.append(await Serving.start(unused_port(), "--role", role, "--no-demo", env=env))
+        first, second = (CallApi(f"http://127.0.0.1:{p.port}", floor.api_key, floor.api_auth) for p in processes[1:])
+        job = await first.start_job(**job_params(integrator, "power", phone_number=[phone(SHORT_TALK), phone(BUSY)]))
+        await second.add_caller(job["id"], "pat", phone="PJSIP/pat")
+        call_id = (await integrator.next("connected", caller_id="pat"))["call_id"]
+        await integrator.next("hung_up", call_id=call_id)
+        await first.command(job["id"], "pat", "ready", {"outcome": "done"})
+        await integrator.next("caller_disconnected", caller_id="pat")
+        busy = (await integrator.next("hung_up", status="busy"))["call_id"]
+        await integrator.next("caller_ready", call_id=call_id)
+        # Written by the engine alone: once each, whichever web process took the commands.
+        assert integrator.of_call(call_id) == TALKED and integrator.of_call(busy) == ["dialing", "hung_up"]
+        assert integrator.of_caller("pat") == ["caller_connected", "caller_disconnected"]
+        await second.ok("DELETE", f"/v1/call/{job['id']}", 204)
+        await integrator.next("job_ended")
+        assert integrator.of_job() == ["numbers_exhausted", "job_ended"]
+        assert [n["sequence"] for n in integrator.received if n["call_id"] is None and n["caller_id"] is None] == [1, 2]
+    finally:
+        for process in processes:
+            if process.proc.returncode is None:
+                await process.stop()
