@@ -22,7 +22,7 @@ from realtime.api.campaigns import check_time_zone
 from realtime.api.errors import BadRequest, Conflict, Invalid, UnsupportedMediaType
 from realtime.api.pagination import PAGE_PARAMS, paginate, public_url
 from realtime.api.routing import COLLECTION, NO_CONTENT, Context, Resource
-from realtime.api.validation import CREATED_AT, ID, Field, Schema, check_phone, parse_json
+from realtime.api.validation import CREATED_AT, ID, MAX_ID, Field, Schema, check_phone, parse_json
 from realtime.app_keys import SETTINGS, WEBHOOKS
 from realtime.callflow import notifications
 from realtime.callflow.notifications import Notice
@@ -67,9 +67,17 @@ def check_http_url(value: str) -> str | None:
 NAME = Field("name", "string", "Shown in reports (a campaign of this name runs the job)", min_length=1,
              max_length=200)
 FROM = Field("from", "string", "The caller ID the people called see (E.164)", max_length=32, check=check_phone)
+def check_call_state_url(value: str) -> str | None:
+    if reason := check_http_url(value):
+        return reason
+    # Filled in with the longest call id and reference, it must still fit where deliveries are kept.
+    longest = notifications.fill_url(value, job_id=MAX_ID, call_id="f" * 16, reference="%" * 100)
+    return "too long once :id and :caller_id are filled in" if len(longest) > 2000 else None
+
+
 CALL_STATE_URL = Field("call_state_url", "string", "Where call-state notifications are POSTed: :id becomes the "
                        "call's id, :caller_id the caller's reference; a public address", max_length=2000,
-                       check=check_http_url)
+                       check=check_call_state_url)
 SETTINGS_FIELDS = (
     Field("calling_hours_start", "time", "Earliest local time to call, HH:MM (default 09:00)"),
     Field("calling_hours_end", "time", "Latest local time to call, HH:MM (default 21:00)"),

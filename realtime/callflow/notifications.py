@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from realtime.dialer.campaign_dialer import LiveCall
@@ -323,10 +324,17 @@ class CallStateNotifier:
                     break
                 except asyncio.CancelledError:
                     raise
-                except Exception:
+                except (OperationalError, InterfaceError, OSError, TimeoutError):
+                    # The database is away: the notifications wait for it, in order.
                     logger.exception("%d call-state notification(s) not written; retrying", len(batch))
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 5.0)
+                except Exception:
+                    # One the store refuses must not hold up the others: each alone, the refused dropped.
+                    logger.exception("call-state notifications refused by the store; writing them one by one")
+                    batch = await self._write_each(batch)
+                    if not batch:
+                        break
             self.written += len(batch)
             self._writing = False
             if self.wake_deliveries is not None:
@@ -335,6 +343,17 @@ class CallStateNotifier:
             while self._ended and now - next(iter(self._ended.values())) > CALL_KEPT_SECONDS:
                 call_id, _ = self._ended.popitem(last=False)
                 self._calls.pop(call_id, None)
+
+    async def _write_each(self, batch: list[Notice]) -> list[Notice]:
+        """Write each notice alone, dropping those the store refuses; those left when it went away."""
+        for index, notice in enumerate(batch):
+            try:
+                await self._write([notice])
+            except (OperationalError, InterfaceError, OSError, TimeoutError):
+                return batch[index:]
+            except Exception:
+                logger.exception("call-state notification %s of job %s dropped", notice.event, notice.job_id)
+        return []
 
     async def _write(self, batch: list[Notice]) -> None:
         async with self.store.transaction() as session:

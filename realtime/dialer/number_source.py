@@ -72,7 +72,7 @@ async def fetch_page(http: aiohttp.ClientSession, url: str, page: int, limit: in
         async with http.get(target, allow_redirects=False, timeout=aiohttp.ClientTimeout(total=timeout),
                             headers={"Accept": "application/json"}) as response:
             if 300 <= response.status < 400:
-                where = response.headers.get("Location", "")[:200]
+                where = _printable(response.headers.get("Location", "")[:200])
                 raise SourceFailed(f"answered a redirect (HTTP {response.status}) to {where!r}; redirects are "
                                    "not followed")
             if response.status != 200:
@@ -89,8 +89,13 @@ async def fetch_page(http: aiohttp.ClientSession, url: str, page: int, limit: in
     except TimeoutError:
         raise SourceFailed(f"no answer within {timeout:g} seconds") from None
     except (aiohttp.ClientError, OSError, ValueError) as exc:
-        raise SourceFailed(f"cannot fetch the page: {type(exc).__name__}: {exc}"[:300]) from None
+        raise SourceFailed(_printable(f"cannot fetch the page: {type(exc).__name__}: {exc}"[:300])) from None
     return parse_page(bytes(body), limit)
+
+
+def _printable(text: str) -> str:
+    """Text from the far side, safe to store and show (no control characters, no lone surrogates)."""
+    return "".join(c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else "?" for c in text)
 
 
 def parse_page(body: bytes, limit: int = MAX_PAGE) -> list[Any]:
