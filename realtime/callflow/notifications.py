@@ -119,26 +119,32 @@ def iso(at: dt.datetime) -> str:
 async def write(session: AsyncSession, notices: Iterable[Notice], *, account_id: int, url: str,
                 references: dict[int, str]) -> list[WebhookDelivery]:
     """Put notifications of one job in the outbox, in the caller's transaction and in order;
-    each gets the next ``sequence`` of its subject."""
+    each gets the next ``sequence`` of its subject, whoever else writes to it."""
     written = []
     for notice in notices:
         subject = notice.subject
         if session.bind.dialect.name == "postgresql":
             # Writers of one subject take turns, so counting what is there gives the next number.
             await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:subject))"), {"subject": subject})
-        reference = references.get(notice.caller) if notice.caller is not None else None
-        data = {"event": notice.event, "job_id": notice.job_id, "call_id": notice.call_id, "caller_id": reference,
-                "sequence": 0, "at": iso(notice.at), **notice.fields}
-        delivery = await enqueue(session, account_id=account_id, subject=subject, event=EVENT_PREFIX + notice.event,
-                                 url=fill_url(url, job_id=notice.job_id, call_id=notice.call_id, reference=reference),
-                                 payload=data)
+        delivery = await put(session, notice, account_id=account_id, url=url, references=references, sequence=0)
         # On SQLite the insert took the one write lock: nobody else writes before the commit.
         sequence = await session.scalar(select(func.count()).select_from(WebhookDelivery).where(
             WebhookDelivery.subject == subject, WebhookDelivery.id <= delivery.id))
-        delivery.payload = {**data, "sequence": sequence}
+        delivery.payload = {**delivery.payload, "sequence": sequence}
         written.append(delivery)
     await session.flush()
     return written
+
+
+async def put(session: AsyncSession, notice: Notice, *, account_id: int, url: str, references: dict[int, str],
+              sequence: int) -> WebhookDelivery:
+    """One notification in the outbox with the given ``sequence``."""
+    reference = references.get(notice.caller) if notice.caller is not None else None
+    data = {"event": notice.event, "job_id": notice.job_id, "call_id": notice.call_id, "caller_id": reference,
+            "sequence": sequence, "at": iso(notice.at), **notice.fields}
+    return await enqueue(session, account_id=account_id, subject=notice.subject, event=EVENT_PREFIX + notice.event,
+                         url=fill_url(url, job_id=notice.job_id, call_id=notice.call_id, reference=reference),
+                         payload=data)
 
 
 async def references_of(session: AsyncSession, caller_ids: Iterable[int]) -> dict[int, str]:
@@ -176,6 +182,9 @@ class CallStateNotifier:
         self._joined: set[int] = set()  # sessions whose caller_connected was said
         self._urls: dict[int, tuple[int, str]] = {}  # job -> (account, call_state_url)
         self._references: dict[int, str] = {}
+        # The last sequence of each call's and caller's subject: this writer is theirs alone (the
+        # engine running the job), so it counts on in memory after reading the outbox once.
+        self._sequences: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._writing = False
         self.written = 0
@@ -231,6 +240,7 @@ class CallStateNotifier:
         elif name == "session_ended":
             self._put(Notice(job_id, "caller_disconnected", caller=caller, fields={"reason": payload["reason"]}))
             self._joined.discard(session.id)
+            self._sequences.pop(f"caller:{caller}", None)  # read again if they come back
             for call_id in [k for k, c in self._calls.items() if c.caller == caller and k in self._ended]:
                 del self._calls[call_id]
 
@@ -238,6 +248,7 @@ class CallStateNotifier:
         """The dialer dialled a line of the job (a preview or power caller's, or predictive);
         ``call.leg`` is None when the dial failed at once."""
         self._calls[call.call_id] = _Call(job_id, caller=caller, leg=call.leg)
+        self._sequences.setdefault(f"call:{call.call_id}", 0)  # a new call: nothing written of it yet
         self._put(Notice(job_id, "dialing", call.call_id, caller, fields={"phone": call.household.phone}))
         if call.leg is not None:
             call.leg.ringing.add_done_callback(lambda done: self._ringing(job_id, call.call_id, done))
@@ -343,6 +354,7 @@ class CallStateNotifier:
             while self._ended and now - next(iter(self._ended.values())) > CALL_KEPT_SECONDS:
                 call_id, _ = self._ended.popitem(last=False)
                 self._calls.pop(call_id, None)
+                self._sequences.pop(f"call:{call_id}", None)
 
     async def _write_each(self, batch: list[Notice]) -> list[Notice]:
         """Write each notice alone, dropping those the store refuses; those left when it went away."""
@@ -364,13 +376,26 @@ class CallStateNotifier:
                     self._urls[job_id] = (account_id, url)
             self._references.update(await references_of(
                 session, {n.caller for n in batch if n.caller is not None} - set(self._references)))
-            for job_id in dict.fromkeys(n.job_id for n in batch):
-                if job_id not in self._urls:
-                    logger.warning("call job %s is gone: its notifications are dropped", job_id)
+            ours = {n.subject for n in batch if not n.subject.startswith("call-job:")}
+            unknown = ours - set(self._sequences)
+            sequences = {subject: 0 for subject in unknown}
+            if unknown:
+                sequences.update((await session.execute(
+                    select(WebhookDelivery.subject, func.count()).where(WebhookDelivery.subject.in_(unknown))
+                    .group_by(WebhookDelivery.subject))).all())
+            for notice in batch:
+                if notice.job_id not in self._urls:
+                    logger.warning("call job %s is gone: its notification %s is dropped", notice.job_id, notice.event)
                     continue
-                account_id, url = self._urls[job_id]
-                await write(session, [n for n in batch if n.job_id == job_id], account_id=account_id, url=url,
-                            references=self._references)
+                account_id, url = self._urls[notice.job_id]
+                if notice.subject in ours:
+                    sequence = sequences[notice.subject] = sequences.get(
+                        notice.subject, self._sequences.get(notice.subject, 0)) + 1
+                    await put(session, notice, account_id=account_id, url=url, references=self._references,
+                              sequence=sequence)
+                else:  # the job's own: the API writes some of them too
+                    await write(session, [notice], account_id=account_id, url=url, references=self._references)
+        self._sequences.update(sequences)  # committed
 
 
 def _duration(leg: Any) -> float:
