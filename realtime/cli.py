@@ -111,10 +111,26 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sim-outcomes", choices=SIM_OUTCOMES, help="REALTIME_SIM_OUTCOMES")
     parser.add_argument("--sim-speed", type=float, help="REALTIME_SIM_SPEED")
     parser.add_argument("--api-rate-limit", help='REALTIME_API_RATE_LIMIT per API key, e.g. "600/minute"')
+    parser.add_argument("--api-auth-failure-limit",
+                        help='REALTIME_API_AUTH_FAILURE_LIMIT: failed API authentications per client address, '
+                             'e.g. "60/minute"')
+    parser.add_argument("--database-pool-size", type=int,
+                        help="REALTIME_DATABASE_POOL_SIZE: database connections per process, at most (default 20)")
+    parser.add_argument("--database-pool-timeout", type=float,
+                        help="REALTIME_DATABASE_POOL_TIMEOUT: seconds a request waits for a free connection "
+                             "before answering 503 (default 3)")
+    parser.add_argument("--http-idle-timeout", type=float,
+                        help="REALTIME_HTTP_IDLE_TIMEOUT: seconds a connection may wait for, or take to send, "
+                             "a request's headers (default 30)")
+    parser.add_argument("--trunk-lines", help="REALTIME_TRUNK_LINES: the trunk's capacity in lines at once "
+                                              "(default: each campaign's floor sets its own cap)")
     parser.add_argument("--allow-private-urls", action="store_true", default=None,
                         help="REALTIME_ALLOW_PRIVATE_URLS: let list downloads, numbers sources and webhooks reach "
                              "private addresses")
     parser.add_argument("--dial-in-number", help="REALTIME_DIAL_IN_NUMBER: the number callers phone to join by PIN")
+    parser.add_argument("--metrics-port", type=int,
+                        help="REALTIME_METRICS_PORT: serve /metrics on this port (default: none; the public port "
+                             "itself puts it there)")
 
 
 def _add_sim_arguments(parser: argparse.ArgumentParser) -> None:
@@ -139,8 +155,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
+    from realtime.http_server import serve
     from realtime.server import create_app
 
     settings = _settings(args)
@@ -150,7 +165,7 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     print(f"Impact Dialing realtime listening on http://{settings.host}:{settings.port}/", flush=True)
     try:
-        web.run_app(app, host=settings.host, port=settings.port, print=None, handle_signals=True)
+        serve(app, settings.host, settings.port)
     except OSError as exc:
         raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
     return 0

@@ -40,8 +40,14 @@ class Settings:
     sim_outcomes: str = "mix"
     sim_speed: float = 1.0
     api_rate_limit: str = "600/minute"  # per API key, shared through Redis when configured
+    api_auth_failure_limit: str = "60/minute"  # failed API authentications per client address
     allow_private_urls: bool = False  # let list downloads, numbers sources and webhooks reach private addresses
     dial_in_number: str = ""  # the number callers phone to join with their session's PIN (shown to them)
+    database_pool_size: int = 20  # connections per process, at most; a request finding none free waits...
+    database_pool_timeout: float = 3.0  # ...this long (seconds), then answers 503
+    http_idle_timeout: float = 30.0  # seconds a connection may wait for (or send) a request's headers
+    trunk_lines: int | None = None  # the trunk's capacity in lines at once; unset: the floor's own cap
+    metrics_port: int | None = None  # /metrics on a listener of its own; unset: none; = port: the public port
 
     @property
     def uses_simulator(self) -> bool:
@@ -108,7 +114,7 @@ def load_settings(
 
 
 def _coerce(name: str, value: object) -> object:
-    if name == "port":
+    if name in ("port", "metrics_port"):
         try:
             port = int(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
@@ -123,14 +129,22 @@ def _coerce(name: str, value: object) -> object:
         if text not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
             raise ConfigError(f"{env_name(name)}: {value!r} is not true or false")
         return text in ("1", "true", "yes", "on")
-    if name == "sim_speed":
+    if name in ("sim_speed", "database_pool_timeout", "http_idle_timeout"):
         try:
-            speed = float(value)  # type: ignore[arg-type]
+            number = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise ConfigError(f"{env_name(name)}: {value!r} is not a number") from None
-        if speed <= 0:
-            raise ConfigError(f"{env_name(name)}: must be greater than 0, got {speed}")
-        return speed
+        if not number > 0:
+            raise ConfigError(f"{env_name(name)}: must be greater than 0, got {number}")
+        return number
+    if name in ("database_pool_size", "trunk_lines"):
+        try:
+            size = int(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ConfigError(f"{env_name(name)}: {value!r} is not a whole number") from None
+        if size < 1:
+            raise ConfigError(f"{env_name(name)}: must be at least 1, got {size}")
+        return size
     return str(value)
 
 
@@ -154,16 +168,19 @@ def _validate(s: Settings) -> None:
         )
     if not s.ari_app or any(c in s.ari_app for c in ",/ "):
         raise ConfigError(f"{env_name('ari_app')}: {s.ari_app!r} is not a valid Stasis application name")
-    try:
-        from limits import parse
+    from limits import parse
 
-        parse(s.api_rate_limit)
-    except ValueError:
-        raise ConfigError(
-            f"{env_name('api_rate_limit')}: {s.api_rate_limit!r} is not a rate such as '600/minute'"
-        ) from None
+    for name in ("api_rate_limit", "api_auth_failure_limit"):
+        try:
+            parse(getattr(s, name))
+        except ValueError:
+            raise ConfigError(
+                f"{env_name(name)}: {getattr(s, name)!r} is not a rate such as '600/minute'"
+            ) from None
     if len(s.secret_key) < 16:
         raise ConfigError(f"{env_name('secret_key')}: must be at least 16 characters")
+    if s.metrics_port == 0:
+        raise ConfigError(f"{env_name('metrics_port')}: 0 is not a port to serve metrics on")
 
 
 def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:

@@ -29,11 +29,44 @@ class RefusedDestination(Exception):
     """A request's host is, or resolves only to, addresses outbound requests may not reach."""
 
 
+# IPv6 prefixes that carry an IPv4 address, which a translator or relay then reaches.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # well-known prefix: the IPv4 address is the last 32 bits
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # local-use: the operator picks where it sits
+_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # IPv4-translated (SIIT)
+EMBEDDED = "an IPv4 address written as IPv6"
+
+
 def refused_address(address: str) -> str | None:
-    """Why outbound requests may not go to this IP address, or None."""
+    """Why outbound requests may not go to this IP address, or None.
+
+    An IPv6 address that carries an IPv4 one (mapped, compatible, translated, NAT64, 6to4,
+    Teredo) is refused whatever it carries: it names the IPv4 address's reason when that
+    one is refused too ("64:ff9b::127.0.0.1" is a loopback address), else EMBEDDED.
+    """
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            return next((r for r in map(_refused, embedded) if r), EMBEDDED)
+    return _refused(ip)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address] | None:
+    """The IPv4 addresses ``ip`` carries (empty when their place is unknown), or None."""
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)  # the relay's server and the (de-obfuscated) client
+    if ip in _NAT64 or ip in _TRANSLATED or (int(ip) >> 32 == 0 and int(ip) > 1):  # ...or IPv4-compatible
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    if ip in _NAT64_LOCAL:
+        return []
+    return None
+
+
+def _refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     if ip.is_loopback:
         return "a loopback address"
     if ip.is_link_local:

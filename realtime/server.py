@@ -16,13 +16,18 @@ from realtime import app_keys, healthz, security_headers
 from realtime.api import setup_api
 from realtime.api.lists import setup_list_imports
 from realtime.bus import create_bus
+from realtime.callflow.actions import SupervisorActions
 from realtime.callflow.client import CallFlowClient
 from realtime.callflow.engine import CallFlowEngine, EngineOptions
 from realtime.callflow.event_log import create_event_log
 from realtime.channels.caller import CallerNamespace
+from realtime.channels.floor import FloorBoard
+from realtime.channels.monitor import MonitorNamespace
 from realtime.channels.server import create_socket_server
 from realtime.config import Settings
 from realtime.health import ComponentHealth, Status
+from realtime.http_server import handler_args
+from realtime.metrics import setup_metrics
 from realtime.sign_in import setup_sign_in
 from realtime.store.database import Store
 from realtime.telephony.service import start_telephony
@@ -30,11 +35,12 @@ from realtime.webhooks import WebhookDispatcher
 
 logger = logging.getLogger(__name__)
 
+CALLS_POOL_TIMEOUT = 60.0  # seconds call work waits for a database connection
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application()
+    app = web.Application(handler_args=handler_args(settings))
     app[app_keys.SETTINGS] = settings
     security_headers.setup_security_headers(app)
     healthz.setup_healthz(app)
@@ -56,7 +62,9 @@ def create_app(settings: Settings) -> web.Application:
         setup_api(app)
         setup_list_imports(app)
         app.cleanup_ctx.append(_caller_channel_ctx)
+        app.cleanup_ctx.append(_monitor_channel_ctx)
 
+    setup_metrics(app)
     app.router.add_get("/", _index)
     if STATIC_DIR.is_dir():
         app.router.add_static("/static/", STATIC_DIR, append_version=True)
@@ -64,7 +72,9 @@ def create_app(settings: Settings) -> web.Application:
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
-    store = Store(app[app_keys.SETTINGS].database_url)
+    settings = app[app_keys.SETTINGS]
+    store = Store(settings.database_url, pool_size=settings.database_pool_size,
+                  pool_timeout=settings.database_pool_timeout)
     await store.check()
     app[app_keys.STORE] = store
 
@@ -117,15 +127,25 @@ async def _telephony_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _callflow_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[app_keys.SETTINGS]
+    # Calls get a pool of their own that waits for a connection: a web request may be told
+    # "busy, retry", a lead who answered may not. It also keeps a web rush off the calls' pool.
+    store = Store(settings.database_url, pool_size=settings.database_pool_size, pool_timeout=CALLS_POOL_TIMEOUT)
     engine = CallFlowEngine(
-        store=app[app_keys.STORE], bus=app[app_keys.BUS], telephony=app[app_keys.TELEPHONY],
+        store=store, bus=app[app_keys.BUS], telephony=app[app_keys.TELEPHONY],
         event_log=app[app_keys.EVENT_LOG], engine_id=f"{socket.gethostname()}:{settings.port}",
-        options=EngineOptions(dial_in_number=settings.dial_in_number, allow_private_urls=settings.allow_private_urls),
+        options=EngineOptions(dial_in_number=settings.dial_in_number, trunk_lines=settings.trunk_lines,
+                              allow_private_urls=settings.allow_private_urls),
         webhooks=app[app_keys.WEBHOOKS])
-    await engine.start()
+    engine.outcome_listeners.append(app[app_keys.METRICS].call_finished)
+    try:
+        await engine.start()
+    except BaseException:
+        await store.close()
+        raise
     app[app_keys.CALLFLOW] = engine
     yield
     await engine.close()
+    await store.close()
 
 
 async def _caller_channel_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -135,10 +155,30 @@ async def _caller_channel_ctx(app: web.Application) -> AsyncIterator[None]:
     namespace = CallerNamespace(store=app[app_keys.STORE], bus=app[app_keys.BUS], client=client,
                                 event_log=app[app_keys.EVENT_LOG], signer=app[app_keys.SESSION_SIGNER])
     app[app_keys.SOCKETS].register_namespace(namespace)
+    app[app_keys.CALLER_CHANNEL] = namespace
     await namespace.start()
     yield
     await namespace.close()
     await client.close()
+
+
+async def _monitor_channel_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[app_keys.SETTINGS]
+    board = FloorBoard(app[app_keys.BUS])
+    actions = SupervisorActions(app[app_keys.STORE], app[app_keys.BUS], app[app_keys.CALLFLOW_CLIENT],
+                                dial_in_number=settings.dial_in_number, monitoring=board.monitoring_of)
+    board.monitoring_news = actions.floor_changed
+    app[app_keys.FLOOR_BOARD] = board
+    app[app_keys.SUPERVISOR_ACTIONS] = actions
+    namespace = MonitorNamespace(store=app[app_keys.STORE], bus=app[app_keys.BUS], board=board, actions=actions,
+                                 signer=app[app_keys.SESSION_SIGNER], dial_in_number=settings.dial_in_number)
+    app[app_keys.SOCKETS].register_namespace(namespace)
+    app[app_keys.MONITOR_CHANNEL] = namespace
+    await namespace.start()
+    await board.start()
+    yield
+    await board.close()
+    await namespace.close()
 
 
 async def _not_this_process() -> ComponentHealth:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import html
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from yarl import URL
 
 from realtime import app_keys
@@ -53,9 +54,21 @@ def setup_sign_in(app: web.Application) -> None:
     app[app_keys.SESSION_SIGNER] = SessionSigner(app[app_keys.SETTINGS].secret_key)
     app.cleanup_ctx.append(_attempts_ctx)
     app.router.add_get("/login", login_page)
-    app.router.add_post("/login", login)
-    app.router.add_post("/logout", logout)
-    app.router.add_get("/session", current_session)
+    app.router.add_post("/login", _shedding_load(login))
+    app.router.add_post("/logout", _shedding_load(logout))
+    app.router.add_get("/session", _shedding_load(current_session))
+
+
+def _shedding_load(handler: Callable[[web.Request], Awaitable[web.Response]]) -> Callable[..., Any]:
+    """No free database connection in time: 503 with Retry-After, as the API answers."""
+    async def handle(request: web.Request) -> web.Response:
+        try:
+            return await handler(request)
+        except PoolTimeout:
+            logger.warning("%s %s: no database connection free", request.method, request.path)
+            return _error(503, "server-busy", "The server is busy; try again in a moment.", {"Retry-After": "2"})
+
+    return handle
 
 
 async def _attempts_ctx(app: web.Application) -> AsyncIterator[None]:

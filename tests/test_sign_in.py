@@ -373,3 +373,19 @@ async def test_odd_requests_to_the_sign_in_routes_get_an_answer_not_a_500(demo):
         if path.startswith("/login?next="):
             assert "Set-Cookie: x" not in await response.text()
     assert (await sign_in_json(client, creds.admin_email, creds.admin_password)).status == 200
+
+
+async def test_an_exhausted_database_pool_answers_503_and_signing_in_works_again(aiohttp_client, tmp_path):
+    from realtime import app_keys
+
+    app, credentials = await make_demo_app(tmp_path, database_pool_size=1, database_pool_timeout=0.2)
+    client = await aiohttp_client(app)
+    login = {"login": credentials.admin_email, "password": credentials.admin_password}
+    held = await app[app_keys.STORE].engine.connect()  # the only connection, busy elsewhere
+    try:
+        response = await client.post("/login", json=login)
+        assert response.status == 503 and int(response.headers["Retry-After"]) >= 1
+        assert (await response.json())["error"]["id"] == "server-busy"
+    finally:
+        await held.close()
+    assert (await client.post("/login", json=login)).status == 200

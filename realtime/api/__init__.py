@@ -49,7 +49,10 @@ Handlers run inside one transaction (``ctx.session``) after authentication; they
 ``realtime.api.errors`` (``NotFound``, ``Conflict(msg, error_id="username-taken")``,
 ``Invalid.fields({"field": "why"})``, ``BadRequest``) and never build error responses.
 ``ctx.item(id, values)`` adds ``uri`` and ``actions``; ``ctx.page(select, present)``
-answers a collection with page links (filters kept, credentials dropped). The OpenAPI
+answers a collection with page links (filters kept, credentials dropped). A collection that
+can grow large is declared ``@resource.list(..., by_key=True)`` and answered with
+``ctx.page(select, present, key=Model.id)``: paged by key (``after``/``before``), its total
+estimated past 10,000 on PostgreSQL. The OpenAPI
 document at /v1/openapi.json is generated from these declarations, and the tests in
 tests/api/test_openapi.py check every route against it.
 """

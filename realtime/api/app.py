@@ -13,12 +13,16 @@ from typing import Any
 
 from aiohttp import hdrs, web
 from aiohttp.http_exceptions import BadHttpMessage
+from limits import RateLimitItem
+from limits import parse as parse_limit
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from realtime.api import (
     blocked_numbers,
     call_callers,  # noqa: F401 - adds the callers' routes to calls.resource
     caller_groups,
+    caller_sessions,
     callers,
     calls,
     campaigns,
@@ -29,11 +33,13 @@ from realtime.api import (
     recordings,
     reports,
     scripts,
+    supervisor_actions,
     users,
     webhook_deliveries,
 )
 from realtime.api.auth import api_key_of, authenticate
 from realtime.api.browsable import PAGE_POLICY, render_page, wants_html
+from realtime.api.bodies import read_body
 from realtime.api.errors import (
     ApiError,
     BadRequest,
@@ -42,19 +48,23 @@ from realtime.api.errors import (
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    ServerBusy,
+    UnsupportedMediaType,
     error_body,
     error_response,
 )
 from realtime.api.openapi import build_document
 from realtime.api.pagination import public_url
-from realtime.api.ratelimit import RateLimiter
+from realtime.api.ratelimit import RateLimiter, Verdict
 from realtime.api.routing import Context, Operation, Resource
 from realtime.api.validation import parse_json, parse_query
 from realtime.app_keys import SETTINGS, STORE
+from realtime.store.models import Account
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "/v1"
+BUSY_RETRY_AFTER = 2  # seconds a client is told to wait when no database connection is free
 
 # Every resource, in the order GET /v1 lists them.
 RESOURCES_IN_ORDER = (
@@ -71,11 +81,15 @@ RESOURCES_IN_ORDER = (
     recordings.resource,
     users.resource,
     reports.resource,
+    caller_sessions.resource,
+    supervisor_actions.resource,
     calls.resource,  # with its callers' routes (call_callers)
 )
 
 RESOURCES: web.AppKey[list[Resource]] = web.AppKey("api_resources", list)
 LIMITER: web.AppKey[RateLimiter] = web.AppKey("api_rate_limiter", RateLimiter)
+FAILED_AUTH_LIMIT: web.AppKey[RateLimitItem] = web.AppKey("api_failed_auth_limit", RateLimitItem)
+KEY_VERDICT: web.RequestKey[Verdict] = web.RequestKey("api_key_verdict", Verdict)  # for the headers
 
 
 def setup_api(app: web.Application) -> None:
@@ -84,6 +98,7 @@ def setup_api(app: web.Application) -> None:
     resources = list(RESOURCES_IN_ORDER)
     app[RESOURCES] = resources
     app[LIMITER] = RateLimiter(settings.api_rate_limit, settings.redis_url)
+    app[FAILED_AUTH_LIMIT] = parse_limit(settings.api_auth_failure_limit)
 
     async def close_limiter(app: web.Application) -> None:
         await app[LIMITER].close()
@@ -106,11 +121,19 @@ def _endpoint(operation: Operation) -> Any:
     async def endpoint(request: web.Request) -> web.StreamResponse:
         store = request.app[STORE]
         ids = {name: int(request.match_info[name]) for name in path_params}
+        # Read before the transaction: a client slow to send holds no database connection.
+        # (A handler reading its body itself, ``operation.request``, gets these bytes again.)
+        raw = await read_body(request) if operation.body or operation.request else b""
         async with store.transaction() as session:
             account = None if operation.public else await authenticate(session, request)
+            if account is not None:
+                await count_request(request, account)
             params = parse_query(request.query, operation.query)
-            body = (operation.body.validate(parse_json(await request.read()), partial=operation.partial)
-                    if operation.body else {})
+            body = {}
+            if operation.body:
+                if raw.strip() and not is_json(request.content_type):
+                    raise UnsupportedMediaType(f"send the body as application/json, not {request.content_type}")
+                body = operation.body.validate(parse_json(raw), partial=operation.partial)
             context = Context(request, session, account, operation, params, body, ids)
             result = await operation.handler(context)
         for callback in context.committed:
@@ -122,6 +145,12 @@ def _endpoint(operation: Operation) -> Any:
         return web.json_response(result, status=operation.status)
     endpoint.__name__ = operation.operation_id
     return endpoint
+
+
+def is_json(content_type: str) -> bool:
+    """application/json, or a JSON-based type such as application/merge-patch+json."""
+    return content_type == "application/json" or (content_type.startswith("application/")
+                                                   and content_type.endswith("+json"))
 
 
 def _is_api(request: web.Request) -> bool:
@@ -140,6 +169,14 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     except BadHttpMessage as exc:
         # A body aiohttp cannot parse while the handler reads it (a broken multipart part header).
         return error_response(BadRequest(f"malformed request body: {exc.message}", error_id="malformed-body"))
+    except PoolTimeout:
+        # Every database connection is busy and none came free in time: shed the load at once
+        # rather than queue more requests behind the saturated database.
+        logger.warning("no database connection free for %s %s: answered 503", request.method, request.path)
+        response = error_response(ServerBusy(f"the server is busy; retry in {BUSY_RETRY_AFTER} seconds",
+                                             details={"retry_after": BUSY_RETRY_AFTER}))
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
+        return response
     except IntegrityError as exc:
         # A race past the service's own checks (two creates of one name at once).
         logger.info("integrity error on %s %s: %s", request.method, request.path, exc.orig)
@@ -184,22 +221,48 @@ async def browsable_middleware(request: web.Request, handler: Any) -> web.Stream
 
 @web.middleware
 async def rate_limit_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Requests count per API key once its secret is proven (the endpoint counts them), per
+    client address without a key; failed authentications count per address on their own.
+
+    A wrong ``api_auth`` thus never uses up the allowance of the key it names, and an address
+    trying keys or secrets is refused once it has failed too often, whatever key it tries.
+    """
     if not _is_api(request):
         return await handler(request)
+    limiter = request.app[LIMITER]
     key = api_key_of(request)
-    identity = f"key:{key}" if key else f"addr:{request.remote}"
-    try:
-        verdict = await request.app[LIMITER].hit(identity)
-    except Exception:  # noqa: BLE001 - a broken limiter store must not take the API down
-        logger.warning("rate limiter unavailable; request let through", exc_info=True)
-        return await handler(request)
+    failures = f"auth-failures:{request.remote}"
+    verdict = await limiter.check(failures, request.app[FAILED_AUTH_LIMIT])
     if not verdict.allowed:
         response: web.StreamResponse = error_response(RateLimited(
+            f"more than {verdict.limit} failed authentications from this address in the window; retry later",
+            error_id="too-many-failed-authentications", details={"limit": verdict.limit}))
+        response.headers.update(verdict.headers())
+        return response
+    # With a key, only checked here: a key over its limit is refused before any work.
+    verdict = await (limiter.check(f"key:{key}") if key else limiter.hit(f"addr:{request.remote}"))
+    if not verdict.allowed:
+        response = error_response(RateLimited(
             f"more than {verdict.limit} requests in the window; retry later", details={"limit": verdict.limit}))
     else:
         response = await handler(request)
+        if response.status == 401:
+            verdict = await limiter.hit(failures, request.app[FAILED_AUTH_LIMIT])
+        elif KEY_VERDICT in request:
+            verdict = request[KEY_VERDICT]
+        elif key:  # a route needing no credentials (the API root): counted per address
+            verdict = await limiter.hit(f"addr:{request.remote}")
     response.headers.update(verdict.headers())
     return response
+
+
+async def count_request(request: web.Request, account: Account) -> None:
+    """Count an authenticated request against its key; RateLimited past the key's limit."""
+    verdict = await request.app[LIMITER].hit(f"key:{account.api_key}")
+    request[KEY_VERDICT] = verdict
+    if not verdict.allowed:
+        raise RateLimited(f"more than {verdict.limit} requests in the window; retry later",
+                          details={"limit": verdict.limit})
 
 
 # -- the API's own two documents --------------------------------------------------------------

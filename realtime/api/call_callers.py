@@ -18,8 +18,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from realtime.api.calls import find_job, resource
-from realtime.api.errors import ApiError, Conflict, Invalid, NotFound
+from realtime.api import bodies
+from realtime.api.calls import find_job, is_json, resource
+from realtime.api.errors import ApiError, Conflict, EngineUnavailable, Invalid, NotFound, UnsupportedMediaType
 from realtime.api.pagination import PAGE_PARAMS, paginate, public_url
 from realtime.api.routing import COLLECTION, NO_CONTENT, Context
 from realtime.api.validation import Field, Schema, check_phone, parse_json
@@ -46,11 +47,6 @@ REFERENCE = re.compile(r"^[A-Za-z0-9._~@+:-]{1,100}$")
 SIP_ENDPOINT = re.compile(r"^(PJSIP|SIP)/[A-Za-z0-9._+-]{1,80}(@[A-Za-z0-9.-]{1,100})?$")
 STATES = ("connecting", "on_hold", "previewing", "dialing", "on_call", "transfer", "wrap_up", "ready",
           "disconnected", "removed")
-
-
-class EngineUnavailable(ApiError):
-    status = 503
-    error_id = "engine-unavailable"
 
 
 # Engine refusals that are the request's fault; every other refusal is a state conflict (409).
@@ -147,7 +143,7 @@ def engine_error(error: dict[str, Any], field: str | None = None) -> ApiError:
     error_id = str(error.get("id") or "engine-error")
     message = str(error.get("message") or error_id)
     if error_id in ("engine-unavailable", "engine-error"):
-        return EngineUnavailable(message, error_id="engine-unavailable")
+        return EngineUnavailable(message)
     if error_id == "rate-limited":  # numbers typed for a caller's phone
         return Conflict(message, error_id="too-many-phones")
     if error_id in UNPROCESSABLE:
@@ -225,7 +221,10 @@ async def list_callers(ctx: Context) -> dict[str, Any]:
                     request={"application/json": _new_caller_schema()}, errors=(404, 409, 422, 503),
                     summary="Add one of your people to the job: rung at their phone, or given a PIN to dial in")
 async def add_caller(ctx: Context) -> dict[str, Any]:
-    raw = parse_json(await ctx.request.read())
+    body = await bodies.read_body(ctx.request)  # read before the transaction: the same bytes
+    if body.strip() and not is_json(ctx.request.content_type):
+        raise UnsupportedMediaType(f"send the body as application/json, not {ctx.request.content_type}")
+    raw = parse_json(body)
     if isinstance(raw, dict) and isinstance(raw.get("caller_id"), int) and not isinstance(raw["caller_id"], bool):
         raw["caller_id"] = str(raw["caller_id"])  # the integrator's ids may be numbers
     values = NEW_CALLER.validate(raw)

@@ -15,9 +15,11 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from multidict import MultiDictProxy
+from urllib.parse import parse_qsl
+
 from sqlalchemy import case, exists, func, select
 
+from realtime.api import bodies
 from realtime.api.campaigns import check_time_zone
 from realtime.api.errors import BadRequest, Conflict, Invalid, UnsupportedMediaType
 from realtime.api.pagination import PAGE_PARAMS, paginate, public_url
@@ -218,31 +220,38 @@ CREATE_FIELDS = {field.name: field for field in CREATE.fields}
 _KINDS = {field.name: field.kind for field in CREATE.fields}
 
 
+def is_json(content_type: str) -> bool:
+    """application/json, or a JSON-based type (as the API's JSON routes take)."""
+    return content_type == "application/json" or (content_type.startswith("application/")
+                                                   and content_type.endswith("+json"))
+
+
 async def read_body(ctx: Context) -> dict[str, Any]:
-    """The body as JSON values: a JSON object, or a form (urlencoded or multipart) read as the
-    same names with text values made numbers and booleans where the field wants them."""
+    """The body as JSON values: a JSON object, or a form (``application/x-www-form-urlencoded``)
+    read as the same names, text made numbers and booleans where the field wants them."""
     request = ctx.request
-    kind = request.content_type
-    if kind in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    raw = await bodies.read_body(request)  # read before the transaction: these are the same bytes
+    if request.content_type == "application/x-www-form-urlencoded":
         try:
-            form = await request.post()
-        except ValueError as exc:
+            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw.strip()),
+                              max_num_fields=MAX_NUMBERS + 100)
+        except (UnicodeDecodeError, ValueError) as exc:
             raise BadRequest(f"malformed form: {exc}", error_id="malformed-body") from None
-        return _form_values(form)
-    if kind not in ("application/json", "application/octet-stream", "text/plain") and await request.read():
+        return _form_values(pairs)
+    if raw.strip() and not is_json(request.content_type):
         raise UnsupportedMediaType("send JSON (application/json) or a form (application/x-www-form-urlencoded)")
-    body = parse_json(await request.read())
+    body = parse_json(raw)
     if not isinstance(body, dict):
         raise Invalid.fields({"body": "must be an object"})
     return body
 
 
-def _form_values(form: MultiDictProxy) -> dict[str, Any]:
+def _form_values(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for key in dict.fromkeys(form.keys()):
+    for key in dict.fromkeys(k for k, _ in pairs):
         name = key.removesuffix("[]")
-        given = [v if isinstance(v, str) else "" for v in form.getall(key)]
+        given = [v for k, v in pairs if k == key]
         if name == "phone_number":
             values.setdefault(name, []).extend(given)
             continue

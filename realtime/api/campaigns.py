@@ -8,9 +8,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from realtime.api.errors import Conflict
 from realtime.api.routing import Context, Resource, name_contains
 from realtime.api.validation import CREATED_AT, ID, Field, Schema
-from realtime.store.models import Campaign, DialerMode, Recording, Script
+from realtime.dialer.lists import UNDER_WAY
+from realtime.store.models import Campaign, DialerMode, LeadList, Recording, Script
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +111,18 @@ async def update_campaign(ctx: Context) -> dict[str, Any]:
     return present(ctx, campaign)
 
 
-@resource.delete(summary="Delete a campaign with its lists, households and call history")
+@resource.delete(summary="Delete a campaign with its lists, households and call history; refused (409) "
+                         "while one of its lists imports")
 async def delete_campaign(ctx: Context) -> None:
-    await ctx.session.delete(await ctx.find(Campaign))
+    campaign = await ctx.find(Campaign)
+    # Locked first (PostgreSQL): a list being created for the campaign holds a key-share lock
+    # on it until it commits, so a list queued at this very moment is seen below, and one
+    # queued after waits for this delete and then finds no campaign.
+    await ctx.session.execute(select(Campaign.id).where(Campaign.id == campaign.id).with_for_update())
+    importing = await ctx.session.scalar(select(LeadList.id).where(
+        LeadList.campaign_id == campaign.id, LeadList.status.in_(UNDER_WAY)).order_by(LeadList.id).limit(1))
+    if importing is not None:
+        # Deleting it would pull the list from under its import: refused like deleting the list.
+        raise Conflict(f"campaign {campaign.id} has list {importing} still importing; delete it once the "
+                       "import is done", error_id="list-importing", details={"list_id": importing})
+    await ctx.session.delete(campaign)

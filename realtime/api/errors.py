@@ -56,6 +56,13 @@ class MethodNotAllowed(ApiError):
     error_id = "method-not-allowed"
 
 
+class RequestTimeout(ApiError):
+    """The client stopped sending its request body."""
+
+    status = 408
+    error_id = "request-timeout"
+
+
 class Conflict(ApiError):
     status = 409
     error_id = "conflict"
@@ -87,6 +94,20 @@ class RateLimited(ApiError):
     error_id = "rate-limited"
 
 
+class ServerBusy(ApiError):
+    """Every database connection is in use: retry after ``Retry-After`` seconds."""
+
+    status = 503
+    error_id = "server-busy"
+
+
+class EngineUnavailable(ApiError):
+    """No calling engine answered: what was asked may or may not have happened."""
+
+    status = 503
+    error_id = "engine-unavailable"
+
+
 def error_body(error_id: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"id": error_id, "message": message, "details": details or {}}}
 
@@ -102,10 +123,11 @@ DESCRIPTIONS = {
     403: "A write with only the session cookie: writes need api_key and api_auth",
     404: "No such resource in this account",
     405: "Method not allowed",
+    408: "The request body stopped arriving",
     409: "Conflicts with existing data",
     413: "Upload too large",
     415: "Unsupported content type",
     422: "Invalid fields; details.fields names every one",
     429: "Rate limit exceeded; see Retry-After",
-    503: "A part of the server this needs (the calling engine) is not available; try again",
+    503: "The server is busy (retry after Retry-After seconds), or no calling engine answered (try again)",
 }

@@ -59,7 +59,7 @@ def present(ctx: Context, household: Household, leads: list[Lead]) -> dict[str, 
     ]))
 
 
-@resource.list(filters=FILTERS)
+@resource.list(filters=FILTERS, by_key=True)
 async def list_households(ctx: Context) -> dict[str, Any]:
     query = scoped(Household, ctx.account_id).order_by(Household.id)
     if "campaign_id" in ctx.params:
@@ -69,7 +69,7 @@ async def list_households(ctx: Context) -> dict[str, Any]:
     if "phone" in ctx.params:
         query = query.where(Household.phone == to_e164(ctx.params["phone"]))
     # The page's households first, then all their leads at once (not one query per household).
-    page = await ctx.page(query, lambda household: household)
+    page = await ctx.page(query, lambda household: household, key=Household.id)
     leads = await leads_of(ctx, [household.id for household in page["resources"]])
     page["resources"] = [present(ctx, household, leads[household.id]) for household in page["resources"]]
     return page

@@ -73,7 +73,8 @@ def leads_with_phones(account_id: int):
     return scoped(select(Lead, Household.phone).join(Household, Household.id == Lead.household_id), account_id)
 
 
-@resource.list(filters=FILTERS, summary="List leads; filter by phone, campaign, household, list, status")
+@resource.list(filters=FILTERS, by_key=True,
+               summary="List leads; filter by phone, campaign, household, list, status")
 async def list_leads(ctx: Context) -> dict[str, Any]:
     query = leads_with_phones(ctx.account_id).order_by(Lead.id)
     for name in ("campaign_id", "household_id", "lead_list_id", "external_id", "email", "status"):
@@ -81,7 +82,7 @@ async def list_leads(ctx: Context) -> dict[str, Any]:
             query = query.where(getattr(Lead, name) == ctx.params[name])
     if "phone" in ctx.params:
         query = query.where(Household.phone == to_e164(ctx.params["phone"]))
-    return await ctx.page(query, lambda row: present(ctx, row[0], row[1]))
+    return await ctx.page(query, lambda row: present(ctx, row[0], row[1]), key=Lead.id)
 
 
 async def present_one(ctx: Context, lead: Lead) -> dict[str, Any]:

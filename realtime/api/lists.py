@@ -24,8 +24,9 @@ from urllib.parse import urlsplit
 from aiohttp import BodyPartReader, web
 from sqlalchemy import select
 
+from realtime.api.bodies import chunks, form_parts, read_body, read_field
 from realtime.api.errors import ApiError, Conflict, Invalid, PayloadTooLarge, UnsupportedMediaType
-from realtime.api.pagination import PAGE_PARAMS
+from realtime.api.pagination import KEYSET_PAGE_PARAMS
 from realtime.api.routing import COLLECTION, Context, Resource
 from realtime.api.validation import CREATED_AT, ID, Field, Schema, parse_json
 from realtime.app_keys import SETTINGS, STORE, WEBHOOKS
@@ -188,7 +189,7 @@ async def create_list_resource(ctx: Context) -> dict[str, Any]:
             if values.get("source_url"):
                 raise Invalid.fields({"source_url": "upload a file or name a source_url, not both"})
         elif ctx.request.content_type == "application/json":
-            values = CREATE.validate(parse_json(await ctx.request.read()))
+            values = CREATE.validate(parse_json(await read_body(ctx.request)))
             if not values.get("source_url"):
                 raise Invalid.fields({"source_url": "required without an uploaded file"})
             try:
@@ -224,14 +225,10 @@ async def create_list_resource(ctx: Context) -> dict[str, Any]:
 
 async def _receive(ctx: Context, target: Path) -> dict[str, Any]:
     """Stream the form's file to ``target``; its other fields, validated."""
-    try:
-        reader = await ctx.request.multipart()
-    except (ValueError, AssertionError) as exc:
-        raise UnsupportedMediaType(f"not a multipart form: {exc}") from None
     fields: dict[str, Any] = {}
     errors: dict[str, str] = {}
     has_file = False
-    while (part := await reader.next()) is not None:
+    async for part in form_parts(ctx.request):
         name = getattr(part, "name", None)
         if not isinstance(part, BodyPartReader) or name in fields or (name == "file" and has_file):
             errors[name or "form"] = "unknown or repeated field"
@@ -241,12 +238,12 @@ async def _receive(ctx: Context, target: Path) -> dict[str, Any]:
             await _save(part, target)
             continue
         try:
-            text = (await part.read()).decode("utf-8")
+            text = (await read_field(part)).decode("utf-8")
         except UnicodeDecodeError:
             errors[name or "form"] = "must be UTF-8 text"
             continue
         if name == "campaign_id":
-            fields[name] = int(text) if text.strip().isdigit() else text
+            fields[name] = int(text) if text.isascii() and text.strip().isdigit() else text
         elif name == "column_mapping":
             try:
                 fields[name] = json.loads(text)
@@ -270,7 +267,7 @@ async def _save(part: BodyPartReader, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     size = 0
     with target.open("wb") as out:
-        while chunk := await part.read_chunk(CHUNK):
+        async for chunk in chunks(part, CHUNK):
             size += len(chunk)
             if size > MAX_BYTES:
                 raise PayloadTooLarge(f"lists are at most {MAX_BYTES} bytes", details={"max_bytes": MAX_BYTES})
@@ -316,11 +313,12 @@ async def delete_list(ctx: Context) -> None:
     await ctx.session.delete(lead_list)
 
 
-@resource.operation("GET", "/{id}/rejections", name="rejections", query=PAGE_PARAMS, response=COLLECTION,
+@resource.operation("GET", "/{id}/rejections", name="rejections", query=KEYSET_PAGE_PARAMS, response=COLLECTION,
                     items=REJECTION, errors=(404,),
                     summary="Rows not imported: row number (the header is row 1) and reason")
 async def list_rejections(ctx: Context) -> dict[str, Any]:
     lead_list = await ctx.find(LeadList)
     query = (select(ListRejection).where(ListRejection.lead_list_id == lead_list.id)
              .order_by(ListRejection.row_number))
-    return await ctx.page(query, lambda r: {"row_number": r.row_number, "reason": r.reason})
+    return await ctx.page(query, lambda r: {"row_number": r.row_number, "reason": r.reason},
+                          key=ListRejection.row_number)

@@ -58,6 +58,10 @@ RETRY_AFTER = {"Retry-After": {"description": "Seconds until a request will be a
                                "schema": {"type": "integer", "minimum": 1}}}
 
 
+# A busy server says when to retry; a 503 for a missing component (imports-unavailable) does not.
+BUSY_RETRY_AFTER = {"Retry-After": {**RETRY_AFTER["Retry-After"], "required": False}}
+
+
 def item_schema_name(resource: Resource) -> str:
     return "".join(part.capitalize() for part in resource.name.split("_"))
 
@@ -69,7 +73,7 @@ def build_document(resources: list[Resource], extra: list[Operation], server_url
         "responses": {
             str(status): {
                 "description": text,
-                "headers": RATE_HEADERS | (RETRY_AFTER if status == 429 else {}),
+                "headers": RATE_HEADERS | (RETRY_AFTER if status == 429 else BUSY_RETRY_AFTER if status == 503 else {}),
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
             }
             for status, text in DESCRIPTIONS.items()
@@ -98,7 +102,7 @@ def build_document(resources: list[Resource], extra: list[Operation], server_url
                 "HTTP Basic credentials; a signed-in admin's or supervisor's session cookie reads "
                 "(GET, HEAD) but never writes (403 read-only-session). Every request is one transaction. Errors answer "
                 "{error: {id, message, details}}; 422 names every bad field in details.fields. "
-                "Text fields refuse NUL characters."
+                "Text fields refuse NUL characters and lone UTF-16 surrogates, which no database stores."
             ),
         },
         "paths": paths,
@@ -143,11 +147,13 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
                                                             for kind, schema in op.request.items()}}
 
     responses: dict[str, Any] = {str(op.status): _success(op, components)}
-    statuses = set(op.errors) | {400, 405, 429}
+    statuses = set(op.errors) | {400, 405, 429, 503}  # 503: no database connection came free
     if not op.public:
         statuses |= {401} if op.method == "GET" else {401, 403}
     if op.path_params:
         statuses |= {404}
+    if op.body is not None or op.upload is not None:
+        statuses |= {408, 415}  # a body that stops arriving; one of another type
     for status in sorted(statuses):
         responses[str(status)] = {"$ref": f"#/components/responses/{status}"}
     doc["responses"] = responses
@@ -166,7 +172,7 @@ def _success(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
         schema = {
             "type": "object",
             "required": ["uri", "name", "actions", "resources", "next_page", "prev_page",
-                         "first_page", "last_page", "total", "page", "limit"],
+                         "first_page", "last_page", "total", "total_estimated", "page", "limit"],
             "properties": {
                 "uri": {"type": "string", "format": "uri"},
                 "name": {"type": "string"},

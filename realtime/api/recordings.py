@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from sqlalchemy import exists, or_, select
 
+from realtime.api.bodies import chunks, form_parts, read_field
 from realtime.api.errors import Conflict, Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
 from realtime.api.routing import Context, Resource
 from realtime.api.validation import CREATED_AT, ID, Field, Schema
@@ -72,23 +73,26 @@ def extension(content_type: str, filename: str | None) -> str:
     return guessed.lstrip(".") if guessed else "audio"
 
 
+def default_name(filename: str | None) -> str:
+    """The name of a recording uploaded without one: its file's, without the control
+    characters (NUL among them) a part header may smuggle in."""
+    stem = "".join(c for c in Path(filename or "").stem if c.isprintable())
+    return " ".join(stem.split())[:200] or "recording"
+
+
 async def receive(ctx: Context, target: Path) -> dict[str, Any]:
     """Stream the form's file into ``target``; the form's fields, checked."""
     if ctx.request.content_type != "multipart/form-data":
         raise UnsupportedMediaType("upload the audio as multipart/form-data with a 'file' part")
-    try:
-        reader = await ctx.request.multipart()
-    except (ValueError, AssertionError) as exc:
-        raise UnsupportedMediaType(f"not a multipart form: {exc}") from None
     form: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    while (part := await reader.next()) is not None:
+    async for part in form_parts(ctx.request):
         if not isinstance(part, BodyPartReader) or part.name not in ("file", "name") or part.name in form:
             errors[getattr(part, "name", None) or "form"] = "unknown or repeated field"
             continue
         if part.name == "name":
             try:
-                form["name"] = NAME.convert((await part.read()).decode("utf-8"))
+                form["name"] = NAME.convert((await read_field(part)).decode("utf-8"))
             except UnicodeDecodeError:
                 errors["name"] = "must be UTF-8 text"
             except ValueError as exc:
@@ -110,7 +114,7 @@ async def _save(part: BodyPartReader, target: Path) -> int:
     size = 0
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("wb") as out:
-        while chunk := await part.read_chunk(CHUNK):
+        async for chunk in chunks(part, CHUNK):
             size += len(chunk)
             if size > MAX_BYTES:
                 raise PayloadTooLarge(f"recordings are at most {MAX_BYTES} bytes", details={"max_bytes": MAX_BYTES})
@@ -134,7 +138,7 @@ async def upload_recording(ctx: Context) -> dict[str, Any]:
         form = await receive(ctx, upload)
         content_type, filename, size = form["file"]
         recording = Recording(account_id=ctx.account_id, content_type=content_type, size=size, media_uri="",
-                              name=form.get("name") or Path(filename or "").stem[:200] or "recording")
+                              name=form.get("name") or default_name(filename))
         ctx.session.add(recording)
         await ctx.session.flush()
         path = folder(ctx) / f"{recording.id}.{extension(content_type, filename)}"

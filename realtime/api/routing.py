@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from yarl import URL
 
 from realtime.api.errors import Invalid, NotFound
-from realtime.api.pagination import PAGE_PARAMS, paginate, public_url
+from realtime.api.pagination import CURSORS, KEYSET_PAGE_PARAMS, PAGE_PARAMS, paginate, paginate_by_key, public_url
 from realtime.api.validation import MAX_ID, Field, Schema
 from realtime.app_keys import BUS
 from realtime.bus import BusError
@@ -67,8 +67,9 @@ class Operation:
 
     @property
     def route_path(self) -> str:
-        """The aiohttp path: path parameters are ids, so only digits match (text ones: one segment)."""
-        return re.sub(r"{(\w+)}", lambda m: "{%s:%s}" % (m[1], "[^/]+" if m[1] in self.text_params else r"\d+"),
+        """The aiohttp path: path parameters are ids, so only ASCII digits match (a regular
+        expression's \\d would also take "١", which int() reads as 1); text ones take one segment."""
+        return re.sub(r"{(\w+)}", lambda m: "{%s:%s}" % (m[1], "[^/]+" if m[1] in self.text_params else "[0-9]+"),
                       self.path)
 
 
@@ -97,9 +98,12 @@ class Resource:
         return self.schema.name if self.schema is not None else self.name
 
     # The usual five, with the usual answers and errors.
-    def list(self, *, filters: tuple[Field, ...] = (), summary: str | None = None, **options: Any):
+    def list(self, *, filters: tuple[Field, ...] = (), summary: str | None = None, by_key: bool = False,
+             **options: Any):
+        """``by_key``: a large collection, paged by key (its handler gives ``ctx.page`` the key)."""
         return self.operation("GET", "", name="list", summary=summary or f"List {self.name}",
-                              query=filters + PAGE_PARAMS, response=COLLECTION, **options)
+                              query=filters + (KEYSET_PAGE_PARAMS if by_key else PAGE_PARAMS),
+                              response=COLLECTION, **options)
 
     def create(self, *, summary: str | None = None, **options: Any):
         options.setdefault("body", self.schema)
@@ -224,13 +228,17 @@ class Context:
         path = resource.item_path().replace("{id}", str(item_id))
         return {**values, "uri": self.uri(path), "actions": resource.actions(self.base, item_id)}
 
-    async def page(self, statement: Select, present: Callable[[Any], Any]) -> dict[str, Any]:
-        """A collection answer: one page of ``statement`` with links and actions."""
+    async def page(self, statement: Select, present: Callable[[Any], Any], *, key: Any = None) -> dict[str, Any]:
+        """A collection answer: one page of ``statement`` with links and actions; by ``key``
+        (a unique column ``statement`` is ordered by) for a collection declared ``by_key``."""
         resource = self.operation.resource
-        body = await paginate(self.session, statement, self.params, self.request.url, present)
+        if key is not None:
+            body = await paginate_by_key(self.session, statement, key, self.params, self.request.url, present)
+        else:
+            body = await paginate(self.session, statement, self.params, self.request.url, present)
         return {
             "uri": str(public_url(self.request.url.with_query(
-                [(k, v) for k, v in self.request.url.query.items() if k not in ("page", "limit")]))),
+                [(k, v) for k, v in self.request.url.query.items() if k not in (*CURSORS, "limit")]))),
             "name": resource.name,
             "actions": resource.actions(self.base, None),
             **body,

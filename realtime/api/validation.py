@@ -23,9 +23,39 @@ logger = logging.getLogger(__name__)
 
 MAX_ID = 2**63 - 1
 MAX_INT = 2**31 - 1
-_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 KINDS = ("string", "integer", "number", "boolean", "time", "datetime", "object", "array", "id")
+NUL = "must not contain NUL characters"
+SURROGATE = "must be Unicode text: it holds a lone surrogate"
+
+
+def unstorable(value: Any) -> str | None:
+    """Why a JSON value holds text no database can store, or None.
+
+    JSON may escape a lone UTF-16 surrogate ("\\ud800"), which is no character: it cannot
+    be encoded as UTF-8 for SQLite or PostgreSQL. PostgreSQL's text also refuses NUL.
+    Object keys and nested values are looked at too, without recursion (JSON may nest as
+    deep as the parser allows).
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return NUL
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return SURROGATE
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,8 +188,8 @@ class Field:
         elif kind == "string":
             if not isinstance(value, str):
                 raise ValueError("must be a string")
-            if "\x00" in value:
-                raise ValueError("must not contain NUL characters")
+            if message := unstorable(value):
+                raise ValueError(message)
             if self.min_length is not None and len(value) < self.min_length:
                 raise ValueError("required" if self.min_length == 1 else f"must be at least {self.min_length} characters")
             if self.max_length is not None and len(value) > self.max_length:
@@ -172,11 +202,13 @@ class Field:
 
     def parse_query(self, raw: str) -> Any:
         """A query-string value (always text) converted to the field's kind."""
+        if message := unstorable(raw):
+            raise ValueError(message)
         if self.kind in ("integer", "id"):
-            try:
-                return self.convert(int(raw))
-            except ValueError as exc:
-                raise ValueError("must be an integer" if "invalid literal" in str(exc) else str(exc)) from None
+            # ASCII digits only: int() also reads " 5", "1_0" and other scripts' digits ("١").
+            if not _INTEGER.fullmatch(raw):
+                raise ValueError("must be an integer")
+            return self.convert(int(raw))
         if self.kind == "boolean":
             if raw.lower() in ("true", "1"):
                 return True
@@ -250,6 +282,11 @@ class Schema:
             if name not in body:
                 if field.required and not partial:
                     errors[prefix + name] = "required"
+                continue
+            # Text that cannot be stored is refused here, for every kind of field at once;
+            # nested objects name their own fields.
+            if not (field.kind == "array" and field.items is not None) and (message := unstorable(body[name])):
+                errors[prefix + name] = message
                 continue
             try:
                 value = field.convert(body[name])

@@ -40,13 +40,13 @@ FILTERS = (
 resource = Resource("webhook_deliveries", SCHEMA, "Webhook deliveries: what was sent where, and how it went")
 
 
-@resource.list(filters=FILTERS, summary="Deliveries, oldest first (the order they go out within a subject)")
+@resource.list(filters=FILTERS, by_key=True, summary="Deliveries, oldest first (the order they go out within a subject)")
 async def list_deliveries(ctx: Context) -> dict[str, Any]:
     query = scoped(WebhookDelivery, ctx.account_id).order_by(WebhookDelivery.id)
     for name in ("subject", "status", "event"):
         if name in ctx.params:
             query = query.where(getattr(WebhookDelivery, name) == ctx.params[name])
-    return await ctx.page(query, lambda d: ctx.item(d.id, SCHEMA.dump(d)))
+    return await ctx.page(query, lambda d: ctx.item(d.id, SCHEMA.dump(d)), key=WebhookDelivery.id)
 
 
 @resource.read()

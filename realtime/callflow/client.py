@@ -36,11 +36,12 @@ class CallFlowClient:
 
     async def request(self, command: str, *, account_id: int, session_id: int | None = None,
                       caller_id: int | None = None, payload: dict[str, Any] | None = None,
-                      **extra: Any) -> dict[str, Any]:
+                      timeout: float | None = None, **extra: Any) -> dict[str, Any]:
         """The engine's ack for ``command``: ``{ok: true, ...}`` or ``{ok: false, error}``.
 
-        An engine that does not answer in time gives ``engine-unavailable``: the command
-        may or may not have been applied, which the session's events will tell."""
+        An engine that does not answer in time (``timeout``, or the client's) gives
+        ``engine-unavailable``: the command may or may not have been applied, which the
+        session's events will tell."""
         request_id = uuid.uuid4().hex
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
@@ -49,7 +50,7 @@ class CallFlowClient:
                             "payload": payload or {}, **extra}
         try:
             await self.bus.publish(protocol.COMMANDS, message)
-            return await asyncio.wait_for(future, self.timeout)
+            return await asyncio.wait_for(future, timeout or self.timeout)
         except (BusError, TimeoutError):
             logger.warning("no engine answered %s for session %s", command, session_id)
             return protocol.error("engine-unavailable", "The calling engine did not answer; try again.")

@@ -44,15 +44,17 @@ from realtime.telephony.dial_in import DialIn, DialInEnd, DialInResult, DialInTa
 from realtime.telephony.transfer import Transfer
 from realtime.webhooks import WebhookDispatcher
 
-from . import events, protocol, results
+from . import events, protocol, results, supervision
 from .call_jobs import CallJobs
 from .campaigns import CampaignView, TransferOption, load_campaign
 from .errors import CallFlowError
 from .event_log import EventLog, EventLogUnavailable
+from .floor import FloorReporter
 from .households import household_json
 from .leases import Leases
 from .session import ActiveTransfer, CallerInfo, LiveSession, Pending
 from .states import State
+from .supervision import Supervisors
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ PENDING_SECONDS = 15 * 60.0  # results owed by an ended session are waited for t
 ENDED_KEEP_SECONDS = 300.0  # an ended session owing nothing is remembered this long (repeated submits)
 MAINTENANCE_SECONDS = 5.0
 RENEW_SECONDS = 10.0
+PUBLISH_BATCH = 500  # events per bus message, at most
 SESSION_PIN_DIGITS = 7  # caller PINs have 6: a session's PIN is never a caller's
 TYPED_PHONES_PER_HOUR = 10  # numbers a caller may type at start: a caller account is not a free phone
 
@@ -73,6 +76,7 @@ class EngineOptions:
     pending_seconds: float = PENDING_SECONDS
     maintenance_seconds: float = MAINTENANCE_SECONDS
     tick_seconds: float = 1.0
+    trunk_lines: int | None = None  # the trunk's capacity, which every campaign's lines respect
     allow_private_urls: bool = False  # call jobs' numbers sources may be on private addresses
 
 
@@ -120,6 +124,7 @@ class CallFlowEngine:
         self._dialers: dict[int, CampaignDialer] = {}
         self._owned: set[int] = set()
         self._campaign_lock = asyncio.Lock()
+        self._dialer_lock = asyncio.Lock()
         self._outbox: asyncio.Queue[tuple[LiveSession, str, dict[str, Any]]] = asyncio.Queue()
         self._dirty: dict[int, LiveSession] = {}
         self._dirty_event = asyncio.Event()
@@ -127,8 +132,13 @@ class CallFlowEngine:
         self._typed: dict[int, collections.deque[float]] = {}
         self._subscriptions: list[Subscription] = []
         self._tasks: list[asyncio.Task[Any]] = []
+        self._commands: set[asyncio.Task[Any]] = set()
+        self._command_locks: dict[Any, asyncio.Lock] = {}
         self._dial_in = DialIn(telephony, self._resolve_pin, self._dialled_in, max_digits=SESSION_PIN_DIGITS)
         self.keypad_factory: Callable[[LiveSession], Any] | None = None
+        self.supervisors = Supervisors(self)  # monitoring and kicks (see .supervision)
+        self.floor = FloorReporter(self)  # what supervisors see (see .floor)
+        self.outcome_listeners: list[Callable[[LiveCall], None]] = []  # every call's end, e.g. for /metrics
         self.jobs = CallJobs(self, webhooks=webhooks, allow_private=options.allow_private_urls)  # call-API jobs
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -145,6 +155,8 @@ class CallFlowEngine:
         # What a dead engine left in Asterisk and nobody took back is hung up now (and after
         # every reconnect of the events socket from now on).
         self.telephony.reap_orphans_at_start()
+        await self.supervisors.start()
+        await self.floor.start()
         self._subscriptions = [await self.bus.subscribe(protocol.COMMANDS, self._on_command),
                                await self.bus.subscribe(protocol.PRESENCE, self._on_presence),
                                await self.bus.subscribe(protocol.CAMPAIGNS_CHANGED, self._on_campaign_changed)]
@@ -157,6 +169,7 @@ class CallFlowEngine:
         self._dial_in.stop()
         for subscription in self._subscriptions:
             await subscription.unsubscribe()
+        await asyncio.gather(*self._commands, return_exceptions=True)  # let commands under way finish
         for task in self._tasks[2:]:
             task.cancel()
         await asyncio.gather(*self._tasks[2:], return_exceptions=True)
@@ -169,6 +182,8 @@ class CallFlowEngine:
         for task in self._tasks[:2]:
             task.cancel()
         await asyncio.gather(*self._tasks[:2], return_exceptions=True)
+        await self.floor.close()
+        await self.supervisors.close()
         try:
             await self.leases.release(self._owned)
         except Exception as exc:  # the next engine waits for the leases to run out instead
@@ -183,6 +198,11 @@ class CallFlowEngine:
     # -- campaigns -----------------------------------------------------------------------------
     def dialer(self, campaign_id: int) -> CampaignDialer:
         return self._dialers[campaign_id]
+
+    @property
+    def dialers(self) -> dict[int, CampaignDialer]:
+        """The campaigns this engine dials, by id (read only)."""
+        return self._dialers
 
     def of_campaign(self, campaign_id: int) -> list[LiveSession]:
         return [s for s in self.sessions.values() if s.campaign.id == campaign_id and not s.ended]
@@ -202,17 +222,27 @@ class CallFlowEngine:
 
     async def _ensure_dialer(self, campaign_id: int) -> CampaignDialer:
         dialer = self._dialers.get(campaign_id)
-        if dialer is None:
-            dialer = CampaignDialer(campaign_id, queue=self.queue, telephony=self.telephony,
-                                    port=_Port(self, campaign_id), engine_id=self.engine_id,
-                                    tick_seconds=self.options.tick_seconds)
-            dialer.on_outcome(self._call_finished)
-            await self.jobs.dialer_made(dialer)
-            await dialer.start()
-            self._dialers[campaign_id] = dialer
+        if dialer is not None:
+            return dialer
+        # Sessions open concurrently: one dialer per campaign, made once.
+        async with self._dialer_lock:
+            dialer = self._dialers.get(campaign_id)
+            if dialer is None:
+                dialer = CampaignDialer(campaign_id, queue=self.queue, telephony=self.telephony,
+                                        port=_Port(self, campaign_id), engine_id=self.engine_id,
+                                        tick_seconds=self.options.tick_seconds, trunk_lines=self.options.trunk_lines)
+                dialer.on_outcome(self._call_finished)
+                await self.jobs.dialer_made(dialer)
+                await dialer.start()
+                self._dialers[campaign_id] = dialer
         return dialer
 
     def _call_finished(self, call: LiveCall) -> None:
+        for listener in self.outcome_listeners:
+            try:
+                listener(call)
+            except Exception:
+                logger.exception("call outcome listener failed")
         session = self.sessions.get(call.session_id) if call.session_id is not None else None
         if session is not None:
             session.spawn(session.call_finished(call), f"call {call.call_id} finished")
@@ -225,6 +255,26 @@ class CallFlowEngine:
 
     # -- commands ------------------------------------------------------------------------------
     async def _on_command(self, topic: str, message: Message) -> None:
+        """Each command in a task of its own: one session waiting on the store or on Asterisk
+        must not hold up everyone else's. A session's commands still run in the order they
+        came (its lock is taken in that order; the web side also waits for each ack)."""
+        key = message.get("session_id") or ("caller", message.get("caller_id"))
+        lock = self._command_locks.get(key)
+        if lock is None:
+            lock = self._command_locks[key] = asyncio.Lock()
+        task = asyncio.get_running_loop().create_task(self._command_in_turn(lock, key, message))
+        self._commands.add(task)
+        task.add_done_callback(self._commands.discard)
+
+    async def _command_in_turn(self, lock: asyncio.Lock, key: Any, message: Message) -> None:
+        try:
+            async with lock:
+                await self._answer(message)
+        finally:
+            if not lock.locked() and self._command_locks.get(key) is lock:
+                del self._command_locks[key]
+
+    async def _answer(self, message: Message) -> None:
         reply_to = message.get("reply_to")
         try:
             reply = await self._handle(message)
@@ -248,10 +298,12 @@ class CallFlowEngine:
         session_id = message.get("session_id")
         session = self.sessions.get(session_id) if isinstance(session_id, int) else None
         if session is None:
-            session = await self._find(session_id)
-            if session is None:
-                return None if session is False else protocol.error(
-                    "no-such-session", "There is no such caller session.")
+            found = await self._find(session_id)
+            if found is False:
+                return None  # another engine owns it, and answers
+            if found is None:
+                return protocol.error("no-such-session", "There is no such caller session.")
+            session = found
         if session.account_id != account_id or (
                 message.get("caller_id") is not None and session.caller.id != message.get("caller_id")):
             return protocol.error("no-such-session", "There is no such caller session.")
@@ -265,11 +317,15 @@ class CallFlowEngine:
             reason = payload.get("reason")
             if reason not in ("kicked", "signed_out"):
                 raise CallFlowError("invalid-payload", "end takes a reason: kicked or signed_out")
+            if reason == "kicked":
+                return protocol.ok(**await self.supervisors.kick(session))
             async with session.lock:
                 await session.end(reason)
             return protocol.ok()
         if command == "reassign":
             return protocol.ok(**await self.reassign(session, payload.get("campaign_id")))
+        if command in supervision.COMMANDS:
+            return protocol.ok(**await self.supervisors.command(session, command, payload, message))
         if not isinstance(command, str):
             raise CallFlowError("unknown-command", "the command has no name")
         if command in self.jobs.commands:
@@ -323,6 +379,8 @@ class CallFlowEngine:
         now = utcnow()
         async with self.store.transaction() as db:
             pin = await self._unique_pin(db)
+            while self.supervisors.pin_taken(pin):  # a supervisor's PIN, live in memory only
+                pin = await self._unique_pin(db)
             row = CallerSession(account_id=caller.account_id, caller_id=caller.id, campaign_id=campaign.id,
                                 status=state.stored, started_at=now, state_since=now, pin=pin)
             db.add(row)
@@ -467,28 +525,39 @@ class CallFlowEngine:
     # -- events and state out -------------------------------------------------------------------
     def publish(self, session: LiveSession, name: str, payload: dict[str, Any]) -> None:
         self._outbox.put_nowait((session, name, payload))
+        if events.CATALOGUE[name].audience & events.Audience.SUPERVISOR:
+            self.floor.touched(session)  # only what supervisors see changes a floor row
+        if name == events.SESSION_ENDED.name:
+            self.supervisors.session_ended(session)
         self.jobs.session_event(session, name, payload)  # call-API jobs notify their integrator
 
     async def _publisher(self) -> None:
-        """One writer keeps every session's events in order: numbered, kept, then sent."""
+        """One writer keeps every session's events in order: numbered, kept, then sent.
+
+        What queued up meanwhile goes out together: one bus message for the lot, so a busy
+        floor costs one encoding and one hop per batch, not per event."""
         while True:
-            session, name, payload = await self._outbox.get()
-            delay = 0.05
-            while True:
-                try:
-                    event = await self.event_log.append(session.id, name, payload)
-                    break
-                except EventLogUnavailable as exc:
-                    logger.warning("event %s of session %s waits for the event log: %s", name, session.id, exc)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 2.0)
+            batch = [await self._outbox.get()]
+            while len(batch) < PUBLISH_BATCH and not self._outbox.empty():
+                batch.append(self._outbox.get_nowait())
+            numbered = [{"account_id": session.account_id, "campaign_id": session.campaign.id,
+                         "caller_id": session.caller.id, **await self._append(session, name, payload)}
+                        for session, name, payload in batch]
             try:
-                await self.bus.publish(protocol.EVENTS, {
-                    "account_id": session.account_id, "campaign_id": session.campaign.id,
-                    "caller_id": session.caller.id, **event})
+                await self.bus.publish(protocol.EVENTS, {"events": numbered})
             except BusError as exc:
-                # Kept in the log: a page that resyncs still gets it.
-                logger.warning("event %s of session %s not sent: %s", name, session.id, exc)
+                # Kept in the log: a page that resyncs still gets them.
+                logger.warning("%d event(s) not sent: %s", len(numbered), exc)
+
+    async def _append(self, session: LiveSession, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        delay = 0.05
+        while True:
+            try:
+                return await self.event_log.append(session.id, name, payload)
+            except EventLogUnavailable as exc:
+                logger.warning("event %s of session %s waits for the event log: %s", name, session.id, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def persist(self, session: LiveSession) -> None:
         self._dirty[session.id] = session
@@ -548,6 +617,7 @@ class CallFlowEngine:
                     await self._give_up_results(session)
                 if session.pending is None and now - ended > ENDED_KEEP_SECONDS:
                     self._forget(session)
+                    await self.event_log.forget(session.id)
                 continue
             if session.idle_for(now) <= self.options.grace_seconds or session.phone_up:
                 continue
@@ -594,7 +664,7 @@ class CallFlowEngine:
                 return DialInTarget(str(session.id), str(session.campaign.id))
         if len(pin) != SESSION_PIN_DIGITS:
             return await self._phones_only(pin)
-        return None
+        return self.supervisors.resolve_pin(pin)
 
     async def _phones_only(self, pin: str) -> DialInTarget | None:
         """A phones-only caller dialled in with their own PIN: a session for them."""

@@ -56,6 +56,9 @@ class EventLog(abc.ABC):
     async def last_seq(self, session_id: int) -> int:
         """The last number given in this session (0: none yet)."""
 
+    async def forget(self, session_id: int) -> None:
+        """The session is long over: its events need not be kept (Redis lets them expire)."""
+
     async def close(self) -> None:
         pass
 
@@ -91,6 +94,10 @@ class MemoryEventLog(EventLog):
 
     async def last_seq(self, session_id: int) -> int:
         return self._seq.get(session_id, 0)
+
+    async def forget(self, session_id: int) -> None:
+        self._events.pop(session_id, None)
+        self._seq.pop(session_id, None)
 
 
 # One round trip per event: number it, keep it, trim, refresh the expiry.

@@ -3,8 +3,9 @@
 * ``callflow:commands`` - a command for a caller session (or to open one); every engine
   hears it and the one that owns the session's campaign answers on the ``reply_to``
   topic of the web process that sent it.
-* ``callflow:events`` - every session event, already numbered (see :mod:`.event_log`);
-  each web process passes them to the sockets it holds for that session.
+* ``callflow:events`` - session events, already numbered (see :mod:`.event_log`), in
+  batches ``{events: [{account_id, campaign_id, caller_id, event, data}, ...]}``; each web
+  process passes them to the sockets it holds for each session.
 * ``callflow:presence`` - each web process says, every few seconds, which sessions have a
   socket with it: a session whose page and phone are both gone ends after a grace period.
 * ``callflow:campaigns-changed`` - the REST API changed a campaign or a script.

@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 import socketio
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from realtime.bus import Bus, Message, Subscription
 from realtime.callflow import protocol
@@ -89,6 +90,10 @@ class CallerNamespace(socketio.AsyncNamespace):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    @property
+    def connections(self) -> int:
+        return len(self._sockets)
+
     # -- connecting ------------------------------------------------------------------------------
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event == "connect":
@@ -117,6 +122,11 @@ class CallerNamespace(socketio.AsyncNamespace):
                 raise HandshakeRefused(error.get("id", "engine-error"), error.get("message", "Refused."))
         except HandshakeRefused as refused:
             refuse(refused)
+        except PoolTimeout:
+            refuse(HandshakeRefused("server-busy", "The server is busy; try again in a moment."))
+        except Exception:
+            logger.exception("caller handshake failed")
+            refuse(HandshakeRefused("server-error", "The server could not open your session; try again."))
         socket = _Socket(sid, reply["session_id"], identity.account_id, identity.id, identity.nonce)
         self._sockets[sid] = socket
         self._by_session.setdefault(socket.session_id, []).append(socket)
@@ -179,14 +189,15 @@ class CallerNamespace(socketio.AsyncNamespace):
 
     # -- events out ------------------------------------------------------------------------------
     async def _on_event(self, topic: str, message: Message) -> None:
-        sockets = self._by_session.get(message.get("data", {}).get("session_id"))
-        if not sockets:
-            return
-        for socket in list(sockets):
-            if socket.syncing:
-                socket.buffer.append(message)
-            elif message["data"]["seq"] > socket.last_sent:
-                await self._send(socket, message)
+        for event in message["events"]:
+            sockets = self._by_session.get(event["data"]["session_id"])
+            if not sockets:
+                continue
+            for socket in list(sockets):
+                if socket.syncing:
+                    socket.buffer.append(event)
+                elif event["data"]["seq"] > socket.last_sent:
+                    await self._send(socket, event)
 
     async def _send(self, socket: _Socket, event: Event | Message) -> None:
         socket.last_sent = event["data"]["seq"]

@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 FAILURES = {"busy": CallStatus.BUSY, "no-answer": CallStatus.NO_ANSWER, "cancelled": CallStatus.NO_ANSWER,
             "lost": CallStatus.NO_ANSWER}  # everything else (congestion, unreachable...) is FAILED
 REFRESH_SECONDS = 30.0  # how often the campaign's settings are read again
+DIALS_AT_ONCE = 16  # lines being recorded and originated at the same time, at most
 # A reservation this old was left by an engine that died (lines are dialled within moments
 # of being reserved) or by a preview nobody acted on.
 STALE_RESERVATION = dt.timedelta(minutes=15)
@@ -109,6 +110,7 @@ class CampaignDialer:
         engine_id: str,
         tick_seconds: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        trunk_lines: int | None = None,
     ) -> None:
         self.campaign_id = campaign_id
         self.queue = queue
@@ -117,6 +119,7 @@ class CampaignDialer:
         self.holder = f"{engine_id}:campaign-{campaign_id}"
         self.tick_seconds = tick_seconds
         self.clock = clock
+        self.trunk_lines = trunk_lines  # the operator's REALTIME_TRUNK_LINES: a cap on lines at once
         self.campaign: Campaign | None = None
         self.pacer: PacingController | None = None
         self.calls: dict[str, LiveCall] = {}
@@ -127,6 +130,7 @@ class CampaignDialer:
         self._listeners: list[Callable[[LiveCall], object]] = []
         self._line_listeners: list[Callable[[LiveCall], object]] = []
         self._wake = asyncio.Event()
+        self._dialing = asyncio.Semaphore(DIALS_AT_ONCE)
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -354,7 +358,8 @@ class CampaignDialer:
         else:
             wanted = self.pacer.decide(await self._snapshot(now), now).lines_to_dial
         live = len(self._reserved) + sum(1 for call in self.calls.values() if not call.done.is_set())
-        count = min(wanted, campaign.max_lines - live)
+        cap = self.pacer.limits.hard_cap  # the campaign's and the trunk's; the pacer adds the floor's
+        count = wanted if cap is None else min(wanted, cap - live)
         if count <= 0:
             return 0
         households = await self.queue.reserve(self.campaign_id, holder=self.holder, count=count)
@@ -384,6 +389,7 @@ class CampaignDialer:
         self.campaign = campaign = await self.queue.campaign(self.campaign_id)
         limits = PacingLimits(
             abandon_limit=float(campaign.acceptable_abandon_rate), max_lines=campaign.max_lines,
+            trunk_lines=self.trunk_lines,
             line_lifetime=campaign.ring_timeout_seconds + (10.0 if campaign.use_amd else 5.0),
         )
         if self.pacer is None:
@@ -440,7 +446,8 @@ class CampaignDialer:
 
     async def _dial_line(self, household: ReservedHousehold) -> None:
         try:
-            await self._dial(household, self.holder, reserved=True)
+            async with self._dialing:  # a tick's lines go out a few at a time, not as one storm
+                await self._dial(household, self.holder, reserved=True)
         except DialRefused as refused:
             logger.info("campaign %s: %s not dialled (%s)", self.campaign_id, household.phone, refused.error_id)
             await self.queue.release(holder=self.holder, household_ids=[household.id])
@@ -614,13 +621,19 @@ class CampaignDialer:
             self._announce(call)
 
     def status(self) -> dict[str, object]:
-        """For the supervisor dashboard: callers, lines and the last pacing decisions."""
+        """For the supervisor dashboard: callers, lines, the caps on lines and the last pacing
+        decisions (each with its reason and, when one cut it, the cap that binds)."""
+        decisions = list(self.pacer.decisions) if self.pacer else []
+        limits = self.pacer.limits if self.pacer else None
         return {
             "campaign_id": self.campaign_id, "mode": self.mode.value,
             "waiting_callers": len(self._waiting), "busy_callers": len(self._busy),
             "lines": sum(1 for call in self.calls.values() if not call.routed),
             "calls": len(self.calls),
-            "decisions": [d.as_json() for d in (self.pacer.decisions if self.pacer else ())][-20:],
+            "line_caps": {"campaign": limits.max_lines if limits else None,
+                          "trunk": limits.trunk_lines if limits else None},
+            "cap_binding": decisions[-1].cap_binding if decisions else None,
+            "decisions": [d.as_json() for d in decisions[-20:]],
         }
 
 

@@ -25,6 +25,7 @@ within a batch, but batches written side by side may commit in either order.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
 import dataclasses
 import datetime as dt
@@ -37,7 +38,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from yarl import URL
@@ -82,6 +83,7 @@ DEADLOCK_DETECTED = "40P01"
 EVENT_IMPORTED = "list.imported"
 EVENT_FAILED = "list.import_failed"
 UNDER_WAY = (ListStatus.QUEUED, ListStatus.IMPORTING)
+ANALYZE_AFTER_ROWS = 10_000  # rows imported (or rejected) after which PostgreSQL's statistics are refreshed
 HEARTBEAT_INTERVAL = 20.0  # seconds between two refreshes of a list's import_heartbeat_at
 SWEEP_INTERVAL = 60.0  # seconds between two looks for imports whose process died
 STALE_AFTER = 120.0  # seconds without a heartbeat after which an import's process is taken for dead
@@ -212,34 +214,71 @@ class _Batch:
         return list(dict.fromkeys(phone for phone, _, _ in self.rows))
 
 
-def read_headers(path: Path) -> list[str]:
-    with _open(path) as file:
+def read_headers(path: Path, encoding: str | None = None) -> list[str]:
+    with _open(path, encoding) as file:
         try:
             return next(csv.reader(file), [])
         except csv.Error as exc:
             raise ListImportError("unreadable-file", f"the file is not CSV: {exc}") from None
 
 
-def count_rows(path: Path) -> int:
-    """Data rows in the file (blank lines aside)."""
-    with _open(path) as file:
+def count_rows(path: Path, encoding: str | None = None) -> int:
+    """Data rows in the file (blank lines aside), a row too broken to read included."""
+    with _open(path, encoding) as file:
         reader = csv.reader(file)
         next(reader, None)
+        return sum(1 for record in _records(reader) if record)
+
+
+def detect_encoding(path: Path) -> str:
+    """utf-8-sig for a file that is valid UTF-8 (with or without a byte-order mark), else cp1252.
+
+    Spreadsheets still save "CSV" in the Windows code page, whose letters are Latin-1's
+    (plus curly quotes, dashes and the euro sign): read as UTF-8, "José" would become
+    "Jos\ufffd". A file that is not valid UTF-8 as a whole is read as cp1252.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with open(path, "rb") as file:
         try:
-            return sum(1 for record in reader if record)
+            while chunk := file.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return "utf-8-sig"
+
+
+def _open(path: Path, encoding: str | None = None):
+    # utf-8-sig drops the byte-order mark spreadsheets write; the five bytes cp1252 leaves
+    # undefined become U+FFFD rather than fail the file.
+    return open(path, encoding=encoding or detect_encoding(path), errors="replace", newline="")
+
+
+FIELD_TOO_LONG = f"a field is longer than {csv.field_size_limit()} characters"
+
+
+def _records(reader: Any) -> Iterator[list[str] | str]:
+    """The reader's records; for one it cannot read, why (the reader goes on at the next line).
+
+    csv refuses a field over its limit (128 KiB) with an error, not a value: that row alone
+    is rejected, and memory stays bounded by the limit."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
         except csv.Error as exc:
-            raise ListImportError("unreadable-file", f"row {reader.line_num}: {exc}") from None
+            yield FIELD_TOO_LONG if "field limit" in str(exc) else f"not readable as CSV: {exc}"
 
 
-def _open(path: Path):
-    # utf-8-sig drops the byte-order mark spreadsheets write; bad bytes become U+FFFD, not a failure.
-    return open(path, encoding="utf-8-sig", errors="replace", newline="")
-
-
-def _batches(path: Path, mapping: dict[str, str], region: str, size: int) -> Iterator[_Batch]:
-    with _open(path) as file:
+def _batches(path: Path, mapping: dict[str, str], region: str, size: int,
+             encoding: str | None = None) -> Iterator[_Batch]:
+    with _open(path, encoding) as file:
         reader = csv.reader(file)
-        headers = next(reader, [])
+        try:
+            headers = next(reader, [])
+        except csv.Error as exc:
+            raise ListImportError("unreadable-file", f"the file is not CSV: {exc}") from None
         check_mapping(mapping, headers)
         columns = {target: headers.index(header) for header, target in mapping.items()}
         phone_at = columns[PHONE]
@@ -250,21 +289,18 @@ def _batches(path: Path, mapping: dict[str, str], region: str, size: int) -> Ite
         empty = ("",) * len(LEAD_FIELDS)
         batch = _Batch([], [])
         row_number = 1
-        try:
-            for record in reader:
-                row_number += 1
-                if not record:
-                    continue
-                row = _row(record, width, phone_at, fields, custom, empty, region)
-                if isinstance(row, str):
-                    batch.rejections.append((row_number, row))
-                else:
-                    batch.rows.append(row)
-                if len(batch.rows) + len(batch.rejections) >= size:
-                    yield batch
-                    batch = _Batch([], [])
-        except csv.Error as exc:
-            raise ListImportError("unreadable-file", f"row {row_number}: {exc}") from None
+        for record in _records(reader):
+            row_number += 1
+            if not record:
+                continue
+            row = record if isinstance(record, str) else _row(record, width, phone_at, fields, custom, empty, region)
+            if isinstance(row, str):
+                batch.rejections.append((row_number, row))
+            else:
+                batch.rows.append(row)
+            if len(batch.rows) + len(batch.rejections) >= size:
+                yield batch
+                batch = _Batch([], [])
         if batch.rows or batch.rejections:
             yield batch
 
@@ -584,7 +620,24 @@ async def import_list(
         except Exception:
             logger.exception("import of list %s failed", list_id)
             error = "the import failed unexpectedly; it has been logged"
-    return await _finish(store, list_id, webhooks, error=error)
+    result = await _finish(store, list_id, webhooks, error=error)
+    if store.dialect == "postgresql" and result.rows_done >= ANALYZE_AFTER_ROWS:
+        await _analyze(store, list_id)
+    return result
+
+
+async def _analyze(store: Store, list_id: int) -> None:
+    """Refresh PostgreSQL's statistics of the tables a big import grew.
+
+    Autovacuum gets to it in its own time; until then the planner keeps the row counts of
+    before (65 rows for a table that now holds 440,000) and plans the API's and the dial
+    queue's queries for a table that small.
+    """
+    try:
+        async with store.engine.begin() as connection:
+            await connection.execute(text("ANALYZE households, leads, list_rejections"))
+    except Exception:  # the import is done; stale statistics only slow queries down
+        logger.exception("list %s: cannot refresh the planner's statistics after the import", list_id)
 
 
 async def _import_rows(store: Store, target: _Target, path: Path, mapping: dict[str, str], position: int, *,
@@ -592,7 +645,8 @@ async def _import_rows(store: Store, target: _Target, path: Path, mapping: dict[
                        progress: Callable[[ImportProgress], None] | None) -> None:
     """Count the file's rows, then write them batch by batch, ``writers`` batches at once."""
     list_id = target.list_id
-    total = await asyncio.to_thread(count_rows, path)
+    encoding = await asyncio.to_thread(detect_encoding, path)
+    total = await asyncio.to_thread(count_rows, path, encoding)
     async with store.transaction() as session:
         await session.execute(update(LeadList).where(LeadList.id == list_id).values(rows_total=total))
     counts = [0, 0, 0, 0]  # imported, rejected, blocked, households created
@@ -603,7 +657,7 @@ async def _import_rows(store: Store, target: _Target, path: Path, mapping: dict[
         if progress is not None:
             progress(ImportProgress(list_id, ListStatus.IMPORTING, total, *counts))
 
-    batches = _batches(path, mapping, region, batch_rows)
+    batches = _batches(path, mapping, region, batch_rows, encoding)
     following = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
     writing: set[asyncio.Task] = set()
     in_flight = _InFlight()
@@ -915,7 +969,16 @@ class ImportRunner:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _run(self, list_id: int, path: Path | None, url: str | None) -> ImportProgress:
+    async def _run(self, list_id: int, path: Path | None, url: str | None) -> ImportProgress | None:
+        try:
+            return await self._import(list_id, path, url)
+        except Exception:
+            # Nobody awaits this task: an exception left in it would only surface at exit as
+            # "Task exception was never retrieved". The list (or its campaign) may be gone.
+            logger.exception("list %s: the import stopped", list_id)
+            return None
+
+    async def _import(self, list_id: int, path: Path | None, url: str | None) -> ImportProgress:
         if path is None:
             self.work_dir.mkdir(parents=True, exist_ok=True)
             path = self.work_dir / f"list-{list_id}.csv"

@@ -41,13 +41,22 @@ def describe(url: str) -> str:
     return f"PostgreSQL at {parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database}"
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+POOL_SIZE = 20
+POOL_TIMEOUT = 3.0
+
+
+def create_engine(url: str, *, pool_size: int = POOL_SIZE, pool_timeout: float = POOL_TIMEOUT,
+                  **kwargs: Any) -> AsyncEngine:
+    """An engine holding at most ``pool_size`` connections; a checkout that finds none free
+    waits ``pool_timeout`` seconds, then raises sqlalchemy.exc.TimeoutError (the API answers
+    503): better a quick "busy, retry" than requests queueing behind a saturated database."""
     url = async_url(url)
+    pool = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout}
     if make_url(url).get_backend_name() == "sqlite":
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **pool, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
+    return create_async_engine(url, pool_pre_ping=True, **pool, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

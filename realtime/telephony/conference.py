@@ -166,12 +166,20 @@ class Conference:
         if self.closed.done():
             raise ConferenceClosed(f"conference {self.bridge_id} is closed")
         leg.require_up()
-        async with self._moh_lock:
-            await self._set_moh(False)
-        try:
+
+        async def silence() -> None:
+            async with self._moh_lock:
+                await self._set_moh(False)
+
+        async def label() -> None:
+            # Whose the leg is now, for a restarted engine to find it.
             if leg.role.session_id != self.session_id:
                 await self.telephony.client.set_variable(leg.id, SESSION, self.session_id)
                 leg.role = dataclasses.replace(leg.role, session_id=self.session_id)
+
+        try:
+            # Both before the leg joins, side by side: a lead who just said hello is waiting.
+            await asyncio.gather(silence(), label())
             if leg.bridge_id and leg.bridge_id != self.bridge_id:
                 await self._leave(leg.bridge_id, leg.id)
             await self._add_channel(leg.id)

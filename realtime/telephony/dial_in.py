@@ -55,6 +55,9 @@ class DialInTarget:
     campaign_id: str
     moh_class: str | None = None
     conference: Conference | None = None
+    # Someone who is not a caller (a supervisor): ``take(channel_id)`` takes the answered
+    # channel over instead of a conference; the result then carries no conference.
+    take: Callable[[str], Awaitable[None]] | None = None
 
 
 class PinResolver(Protocol):
@@ -181,6 +184,9 @@ class _PinCall:
                 target = await dial_in.resolve(pin) if pin else None
                 if target is not None:
                     self._registration.remove()  # the caller's leg takes over the channel's events
+                    if target.take is not None:
+                        await target.take(self.channel_id)
+                        return self._result(DialInEnd.JOINED, target)
                     return self._result(DialInEnd.JOINED, target, await self._join(target))
                 logger.info("dial-in %s: PIN not accepted (attempt %d)", self.channel_id, self.attempts)
                 media = [prompts.invalid, prompts.pin]

@@ -8,6 +8,10 @@ while they supervise this caller; modes change around that leg:
   supervisor; nobody hears the supervisor;
 * coach - the same with ``whisper=out``: only the caller hears the supervisor;
 * barge - the supervisor joins the conference itself and everyone hears them.
+
+A supervisor who moves to another caller keeps their phone: :meth:`Supervision.detach`
+leaves this conference with the leg still up, and :meth:`Supervision.attach` starts on
+the next one with it (as it does with a leg that dialled in).
 """
 from __future__ import annotations
 
@@ -58,6 +62,7 @@ class Supervision:
         self.bridge_id = supervision_bridge_id(leg.id)
         self.snoop_id: str | None = None
         self._bridge_created = False
+        self._detached = False  # moved on to another conference with the same leg
         self._lock = asyncio.Lock()
         self.ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         leg.ended.add_done_callback(lambda _: telephony.spawn(self._cleanup(), f"end of supervision by {leg.id}"))
@@ -98,6 +103,37 @@ class Supervision:
             await supervision.stop()
             raise
         return supervision
+
+    @classmethod
+    async def attach(cls, telephony: Telephony, conference: Conference, leg: Leg, mode: Mode | str) -> Supervision:
+        """Start ``mode`` on ``conference`` with a supervisor leg that is already up (it
+        dialled in, or it supervised another caller and was detached). On failure the
+        leg is left up, as it came.
+
+        Raises :class:`InvalidMode`, :class:`ConferenceClosed`, :class:`CallEnded`."""
+        mode = _mode(mode)
+        if conference.closed.done() or conference.caller is None:
+            raise ConferenceClosed(f"conference {conference.bridge_id} has no caller")
+        leg.require_up()
+        supervision = cls(telephony, conference, leg)
+        try:
+            await supervision.switch(mode)
+        except BaseException:
+            await supervision.detach()
+            raise
+        return supervision
+
+    async def detach(self) -> None:
+        """Stop supervising this conference and keep the supervisor's phone up (their
+        next caller takes it over); this object does nothing more with the leg."""
+        async with self._lock:
+            self._detached = True
+            try:
+                if self.mode is Mode.BARGE:
+                    await self.conference.remove(self.leg)
+                await self._drop_snoop()
+            finally:
+                self.mode = None
 
     async def switch(self, mode: Mode | str) -> None:
         """Change mode live; the supervisor's phone call goes on."""
@@ -177,6 +213,8 @@ class Supervision:
         await self._cleanup()
 
     async def _stop_in_background(self, why: str) -> None:
+        if self._detached:
+            return  # the leg supervises someone else now
         try:
             await self.stop()
         except (AriError, TelephonyError) as exc:

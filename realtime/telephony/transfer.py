@@ -157,24 +157,7 @@ class Transfer:
         if not self.connected.done():
             await self.cancel()
             return
-        async with self._lock:
-            if self.ended.done():
-                return
-            if self.party is not None:
-                await self.party.hangup()
-            if not self.lead.ended.done() and not self.conference.closed.done():
-                try:
-                    await self.conference.add(self.lead)
-                except (AriError, CallEnded) as exc:
-                    logger.info("transfer %s: lead not returned to the conference (%s)", self.id, exc)
-            if self.caller_joined:
-                self.caller_joined = False
-                await self._return_caller()
-            try:
-                await self.telephony.client.destroy_bridge(self.bridge_id)
-            except NoSuchBridge:
-                pass
-            self._finish(TransferEnd.COMPLETED)
+        await self._end(TransferEnd.COMPLETED, keep_lead=True)
 
     async def leave(self) -> None:
         """The caller leaves a warm transfer: back to the conference (wrap-up); lead and
@@ -208,15 +191,21 @@ class Transfer:
             except (AriError, TelephonyError) as exc:
                 logger.info("transfer %s: caller not returned to the conference (%s)", self.id, exc)
 
-    async def _end(self, how: TransferEnd) -> None:
-        """Hang up who is left, bring the caller back, destroy the bridge. Runs in the
-        background (a leg ending): an ARI error is logged and the transfer ends anyway."""
+    async def _end(self, how: TransferEnd, *, keep_lead: bool = False) -> None:
+        """Hang up who is left (or, ``keep_lead``, the party only and the lead back into
+        the conference), bring the caller back, destroy the bridge. Runs in the background
+        (a leg ending): an ARI error is logged and the transfer ends anyway."""
         async with self._lock:
             if self.ended.done():
                 return
-            for leg in (self.lead, self.party):
+            for leg in (self.party,) if keep_lead else (self.lead, self.party):
                 if leg is not None:
                     await leg.hangup_or_log(f"end of transfer {self.id}")
+            if keep_lead and not self.lead.ended.done() and not self.conference.closed.done():
+                try:
+                    await self.conference.add(self.lead)
+                except (AriError, TelephonyError) as exc:
+                    logger.info("transfer %s: lead not returned to the conference (%s)", self.id, exc)
             if self.caller_joined:
                 self.caller_joined = False
                 await self._return_caller()

@@ -123,7 +123,8 @@ class Api:
 def api_settings(database_url: str, data_dir: Any, **overrides: Any) -> Settings:
     """Settings for a test app: a limit no test reaches unless it sets one."""
     return load_settings({"database_url": database_url, "data_dir": str(data_dir), "secret_key": "s" * 32,
-                          "api_rate_limit": "100000/minute", **overrides}, environ={})
+                          "api_rate_limit": "100000/minute", "api_auth_failure_limit": "100000/minute",
+                          **overrides}, environ={})
 
 
 async def prepare_store(database_url: str) -> tuple[Store, Credentials, Credentials]:

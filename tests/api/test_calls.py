@@ -50,6 +50,9 @@ async def test_a_form_starts_a_job_as_json_does(api):
     assert (job["dialer_type"], job["ring_timeout"], job["amd"], job["counts"]["numbers"]) == ("preview", 15, True, 2)
     status, body, _ = await api.call("POST", "/v1/call", data=[*form[:3], ("amd", "perhaps"), ("amd", "no")])
     assert status == 422 and body["error"]["details"]["fields"]["amd"] == "given more than once"
+    status, body, _ = await api.call("POST", "/v1/call", data=b"dialer_type", headers={
+        **api.alice.headers, "Content-Type": "application/x-www-form-urlencoded"})
+    assert (status, body["error"]["id"]) == (400, "malformed-body")
 
 
 async def test_bad_input_names_every_bad_field_and_starts_nothing(any_api):

@@ -1,6 +1,7 @@
 """/v1/campaigns: CRUD, filters, paging, validation and account isolation."""
 from __future__ import annotations
 
+from realtime.store.models import LeadList, ListStatus
 from tests.api import samples
 
 NEW = {"name": "Get out the vote", "dialer_mode": "power"}
@@ -72,3 +73,22 @@ async def test_overnight_calling_hours_and_time_zones(api):
     assert status == 422
     assert set(body["error"]["details"]["fields"]) == {"calling_hours_end", "time_zone"}
     assert (await api.get(f"/v1/campaigns/{campaign['id']}")) == campaign
+
+
+async def test_a_campaign_whose_list_imports_is_not_deleted(any_api):
+    campaign = await any_api.post("/v1/campaigns", NEW)
+    async with any_api.store.transaction() as session:
+        lead_list = LeadList(account_id=any_api.alice.account_id, campaign_id=campaign["id"], name="November",
+                             column_mapping={}, status=ListStatus.QUEUED)
+        session.add(lead_list)
+    for status in (ListStatus.QUEUED, ListStatus.IMPORTING):
+        async with any_api.store.transaction() as session:
+            (await session.get(LeadList, lead_list.id)).status = status
+        code, body, _ = await any_api.call("DELETE", f"/v1/campaigns/{campaign['id']}")
+        assert (code, body["error"]["id"]) == (409, "list-importing"), body
+        assert body["error"]["details"]["list_id"] == lead_list.id
+        assert await any_api.get(f"/v1/campaigns/{campaign['id']}") == campaign
+
+    async with any_api.store.transaction() as session:
+        (await session.get(LeadList, lead_list.id)).status = ListStatus.READY
+    await any_api.delete(f"/v1/campaigns/{campaign['id']}")

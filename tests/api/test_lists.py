@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -12,7 +13,9 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
+from realtime.api import bodies
 from realtime.api.lists import setup_list_imports
+from realtime.app_keys import SETTINGS
 from realtime.webhooks import SIGNATURE_HEADER, WebhookDispatcher, verify_signature
 from tests.api.conftest import Api, api_app, api_settings, prepare_store
 
@@ -137,7 +140,9 @@ async def test_lists_from_a_url_are_fetched_when_allowed(make_list_api, migrated
 async def test_private_and_plain_http_urls_are_refused(make_list_api, migrated_sqlite_url):
     api = await make_list_api(migrated_sqlite_url)
     campaign_id = await campaign(api)
-    for url in ("http://127.0.0.1:8080/list.csv", "https://127.0.0.1/list.csv", "https://192.168.1.10/a.csv"):
+    for url in ("http://127.0.0.1:8080/list.csv", "https://127.0.0.1/list.csv", "https://192.168.1.10/a.csv",
+                "https://[64:ff9b::127.0.0.1]/a.csv", "https://[::127.0.0.1]/a.csv", "https://[::ffff:10.0.0.7]/a.csv",
+                "https://[2002:7f00:1::]/a.csv"):
         status, body, _ = await api.call("POST", "/v1/lists", json={
             "name": "x", "campaign_id": campaign_id, "source_url": url})
         assert status == 422 and body["error"]["id"] == "source-url-refused", url
@@ -150,7 +155,9 @@ async def test_webhooks_to_private_addresses_are_refused(make_list_api, migrated
     for url, why in (("http://127.0.0.1:8080/hooks", "127.0.0.1 is a loopback address"),
                      ("https://10.0.0.7/hooks", "10.0.0.7 is a private address"),
                      ("https://169.254.169.254/latest/meta-data", "169.254.169.254 is a link-local address"),
-                     ("https://[::1]/hooks", "::1 is a loopback address")):
+                     ("https://[::1]/hooks", "::1 is a loopback address"),
+                     ("https://[64:ff9b::127.0.0.1]/hooks", "64:ff9b::127.0.0.1 is a loopback address"),
+                     ("https://[::127.0.0.1]/hooks", "::127.0.0.1 is a loopback address")):
         for upload in ({"data": form({"name": "x", "campaign_id": str(campaign_id), "webhook_url": url})},
                        {"json": {"name": "x", "campaign_id": campaign_id, "webhook_url": url,
                                  "source_url": "https://lists.example.com/november.csv"}}):
@@ -191,6 +198,44 @@ async def test_a_malformed_json_body_is_400_like_every_other_resource(make_list_
                                            headers={**api.alice.headers, "Content-Type": "application/json"})
         assert (status, answer["error"]["id"]) == (400, "malformed-json"), body[:20]
     assert (await api.get("/v1/lists"))["resources"] == []
+
+
+async def test_an_upload_cut_off_before_its_closing_boundary_is_400(make_list_api, migrated_sqlite_url):
+    api = await make_list_api(migrated_sqlite_url)
+    campaign_id = await campaign(api)
+    whole = (f'--b\r\nContent-Disposition: form-data; name="name"\r\n\r\nNovember\r\n'
+             f'--b\r\nContent-Disposition: form-data; name="campaign_id"\r\n\r\n{campaign_id}\r\n'
+             f'--b\r\nContent-Disposition: form-data; name="file"; filename="n.csv"\r\n'
+             f'Content-Type: text/csv\r\n\r\n{CSV}\r\n--b--\r\n').encode()
+    for cut in (whole[:-len("--b--\r\n")], whole[:-40], whole[:60]):
+        status, body, _ = await api.call("POST", "/v1/lists", data=cut, headers={
+            **api.alice.headers, "Content-Type": "multipart/form-data; boundary=b"})
+        assert (status, body["error"]["id"]) == (400, "malformed-body"), (cut[-20:], body)
+    assert (await api.get("/v1/lists"))["resources"] == []
+    assert not list((Path(api.client.app[SETTINGS].data_dir) / "imports").glob("*"))
+
+
+async def test_an_upload_that_stops_arriving_is_408_and_leaves_nothing(make_list_api, migrated_sqlite_url,
+                                                                       monkeypatch):
+    monkeypatch.setattr(bodies, "IDLE_TIMEOUT", 0.5)
+    api = await make_list_api(migrated_sqlite_url)
+    campaign_id = await campaign(api)
+    start = (f'--b\r\nContent-Disposition: form-data; name="name"\r\n\r\nNovember\r\n'
+             f'--b\r\nContent-Disposition: form-data; name="campaign_id"\r\n\r\n{campaign_id}\r\n'
+             f'--b\r\nContent-Disposition: form-data; name="file"; filename="n.csv"\r\n\r\n{CSV}').encode()
+    reader, writer = await asyncio.open_connection(api.client.host, api.client.port)
+    try:
+        writer.write(b"POST /v1/lists HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                     b"Authorization: " + api.alice.headers["Authorization"].encode() + b"\r\n"
+                     b"Content-Length: 100000\r\n\r\n" + start)
+        await writer.drain()
+        async with asyncio.timeout(10):
+            status_line = await reader.readline()
+    finally:
+        writer.close()
+    assert status_line.startswith(b"HTTP/1.1 408"), status_line
+    assert (await api.get("/v1/lists"))["resources"] == []
+    assert not list((Path(api.client.app[SETTINGS].data_dir) / "imports").glob("*"))
 
 
 async def test_lists_belong_to_their_account_and_can_be_renamed_and_deleted(list_api, hooks):

@@ -36,6 +36,28 @@ async def test_the_name_defaults_to_the_file_name(api):
     assert [r["id"] for r in listed["resources"]] == [made["id"]]
 
 
+def raw_upload(disposition: str, content: bytes = samples.WAV) -> tuple[bytes, dict[str, str]]:
+    """A multipart body written by hand, for part headers aiohttp's client would not write."""
+    body = (b"--b\r\nContent-Disposition: " + disposition.encode() + b"\r\nContent-Type: audio/wav\r\n\r\n"
+            + content + b"\r\n--b--\r\n")
+    return body, {"Content-Type": "multipart/form-data; boundary=b"}
+
+
+async def test_a_file_name_that_cannot_be_stored_gives_a_name_that_can(any_api):
+    body, headers = raw_upload("form-data; name=\"file\"; filename*=utf-8''Sorry%00%01%20again.wav")
+    made = await any_api.post("/v1/recordings", None, data=body, headers={**any_api.alice.headers, **headers})
+    assert made["name"] == "Sorry again"
+
+
+async def test_an_upload_cut_off_before_its_closing_boundary_is_400(api, tmp_path):
+    body, headers = raw_upload('form-data; name="file"; filename="a.wav"')
+    for cut in (body[:-len("--b--\r\n")], body[:-20], body[:30]):
+        status, answer, _ = await api.call("POST", "/v1/recordings", data=cut, headers={**api.alice.headers, **headers})
+        assert (status, answer["error"]["id"]) == (400, "malformed-body"), (cut[-20:], answer)
+    assert (await api.get("/v1/recordings"))["total"] == 0
+    assert not [p for p in (tmp_path / "recordings").rglob("*") if p.is_file()]
+
+
 async def test_only_audio_is_accepted(api, tmp_path):
     status, body, _ = await api.call("POST", "/v1/recordings", data=samples.form(b"MZ\x90\x00", "application/x-msdownload"))
     assert status == 422

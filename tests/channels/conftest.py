@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from realtime import app_keys
+from realtime.channels.monitor import EVENTS
 from realtime.config import load_settings
 from realtime.server import create_app
 from realtime.store.database import Store
@@ -61,10 +62,23 @@ class FarEnd:
         return [c["id"] for c in await self.channels() if c["id"].startswith(prefix)]
 
 
+WIRE = web.AppKey("wire", list)
+
+
+@web.middleware
+async def record_requests(request: web.Request, handler):
+    """Keep every ARI request (method, path, query) as the simulator received it."""
+    request.app[WIRE].append((request.method, request.path, dict(request.query)))
+    return await handler(request)
+
+
 @pytest.fixture
 async def simulator() -> AsyncIterator[RunningSimulator]:
+    """The simulator; ``simulator.app[WIRE]`` lists the ARI requests it received."""
     app = create_sim_app(SimConfig(user=SIM_USER, password=SIM_PASSWORD, outcomes="deterministic", speed=SPEED,
                                    control=True, seed=7))
+    app[WIRE] = []
+    app.middlewares.append(record_requests)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -122,6 +136,8 @@ async def floor(product) -> FloorData:
 class CallerClient:
     """A caller's page: signs in, connects to /caller, keeps every event in order."""
 
+    namespace = "/caller"
+
     def __init__(self, url: str, username: str) -> None:
         self.url = url
         self.username = username
@@ -131,8 +147,8 @@ class CallerClient:
         self._read = 0  # events before this index were consumed by next()
         self.errors: list[Any] = []
         self.sio = socketio.AsyncClient(reconnection=False)
-        self.sio.on("*", self._on_event, namespace="/caller")
-        self.sio.on("connect_error", self._on_connect_error, namespace="/caller")
+        self.sio.on("*", self._on_event, namespace=self.namespace)
+        self.sio.on("connect_error", self._on_connect_error, namespace=self.namespace)
 
     async def sign_in(self, password: str = PASSWORD) -> None:
         async with aiohttp.ClientSession() as http:
@@ -147,7 +163,7 @@ class CallerClient:
             auth = {"last_seq": last_seq}
             if self.events:
                 auth["session_id"] = self.events[-1][1]["session_id"]
-        await self.sio.connect(self.url, namespaces=["/caller"], transports=["websocket"], auth=auth,
+        await self.sio.connect(self.url, namespaces=[self.namespace], transports=["websocket"], auth=auth,
                                headers={"Cookie": self.cookie, **(headers or {})}, wait_timeout=TIMEOUT)
 
     async def open(self) -> CallerClient:
@@ -166,8 +182,8 @@ class CallerClient:
 
     async def call(self, command: str, payload: Any = None) -> dict[str, Any]:
         args = () if payload is None else (payload,)
-        return await self.sio.call(command, *args, namespace="/caller", timeout=TIMEOUT) if args else \
-            await self.sio.call(command, namespace="/caller", timeout=TIMEOUT)
+        return await self.sio.call(command, *args, namespace=self.namespace, timeout=TIMEOUT) if args else \
+            await self.sio.call(command, namespace=self.namespace, timeout=TIMEOUT)
 
     async def ok(self, command: str, payload: Any = None) -> dict[str, Any]:
         ack = await self.call(command, {} if payload is None else payload)
@@ -208,6 +224,97 @@ class CallerClient:
     async def close(self) -> None:
         if self.sio.connected:
             await self.sio.disconnect()
+
+
+class SupervisorClient(CallerClient):
+    """A supervisor's (or admin's) console: signs in with their email, connects to
+    /monitor, keeps every event in order."""
+
+    namespace = "/monitor"
+
+    def __init__(self, url: str, username: str) -> None:
+        super().__init__(url, username)
+        # The floor as a console shows it: the last floor event with every change since applied.
+        self.sessions: dict[int, dict[str, Any]] = {}
+        self.campaigns: dict[int, dict[str, Any]] = {}
+
+    async def _on_event(self, name: str, data: dict[str, Any]) -> None:
+        if name == "floor":
+            self.sessions = {row["session_id"]: row for row in data["sessions"]}
+            self.campaigns = {row["campaign_id"]: row for row in data["campaigns"]}
+        elif name == "session_updated":
+            self.sessions[data["session"]["session_id"]] = data["session"]
+        elif name == "session_ended":
+            self.sessions.pop(data["session_id"], None)
+        elif name == "campaign_updated":
+            self.campaigns[data["campaign"]["campaign_id"]] = data["campaign"]
+        elif name == "campaign_removed":
+            self.campaigns.pop(data["campaign_id"], None)
+        await super()._on_event(name, data)
+
+    async def until(self, predicate: collections.abc.Callable[[], Any], what: str, timeout: float = TIMEOUT) -> Any:
+        """Wait until the floor as shown satisfies ``predicate``; its (truthy) result."""
+        async def found() -> Any:
+            async with self._arrived:
+                while not (result := predicate()):
+                    await self._arrived.wait()
+                return result
+
+        try:
+            return await asyncio.wait_for(found(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"the floor never showed {what}; got {self.names()[-20:]}") from None
+
+    async def connect(self, *, stream: str | None = None, last_seq: int | None = None,
+                      headers: dict[str, str] | None = None) -> None:
+        auth = {"stream": stream, "last_seq": last_seq} if last_seq is not None else None
+        await self.sio.connect(self.url, namespaces=[self.namespace], transports=["websocket"], auth=auth,
+                               headers={"Cookie": self.cookie, **(headers or {})}, wait_timeout=TIMEOUT)
+
+    async def open(self) -> SupervisorClient:
+        await self.sign_in()
+        await self.connect()
+        await self.next("floor")
+        return self
+
+    def latest(self, name: str) -> dict[str, Any]:
+        return next(data for event, data in reversed(self.events) if event == name)
+
+    async def session(self, session_id: int, **match: Any) -> dict[str, Any]:
+        """The next ``session_updated`` of that session whose row has ``match``."""
+        async def found() -> dict[str, Any]:
+            async with self._arrived:
+                while True:
+                    for index in range(self._read, len(self.events)):
+                        event, data = self.events[index]
+                        if event == "session_updated" and data["session"]["session_id"] == session_id and all(
+                                data["session"].get(k) == v for k, v in match.items()):
+                            self._read = index + 1
+                            return data["session"]
+                    await self._arrived.wait()
+
+        try:
+            return await asyncio.wait_for(found(), TIMEOUT)
+        except TimeoutError:
+            raise AssertionError(f"no session_updated of {session_id} with {match}; got {self.names()}") from None
+
+
+@pytest.fixture
+async def supervisors(product) -> AsyncIterator[collections.abc.Callable]:
+    opened: list[SupervisorClient] = []
+
+    def make(email: str, url: str | None = None) -> SupervisorClient:
+        client = SupervisorClient(url or product.url, email)
+        opened.append(client)
+        return client
+
+    yield make
+    for client in opened:
+        await client.close()
+    # Whatever the test did, every event a console got is one docs/events.md describes.
+    for client in opened:
+        for name, data in client.events:
+            assert name in EVENTS and set(data) - {"seq", "at"} == set(EVENTS[name]), (name, data)
 
 
 @pytest.fixture

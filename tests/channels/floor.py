@@ -12,6 +12,8 @@ from realtime.store.accounts import create_account
 from realtime.store.database import Store
 from realtime.store.models import (
     Caller,
+    User,
+    UserRole,
     Campaign,
     DialerMode,
     Household,
@@ -152,3 +154,18 @@ async def add_caller(store: Store, floor: FloorData, campaign_id: int, *, phones
         session.add(caller)
         await session.flush()
         return caller.id, username
+
+
+async def add_user(store: Store, floor: FloorData, role: UserRole = UserRole.SUPERVISOR, *,
+                   endpoint: str | None = "default") -> tuple[int, str]:
+    """An admin or supervisor of the account: (id, email); they sign in with :data:`PASSWORD`.
+    ``endpoint`` None: no phone to be called at (they dial in)."""
+    number = next(_numbers)
+    email = f"{role.value}{number}@floor.example"
+    async with store.transaction() as session:
+        user = User(account_id=floor.account_id, email=email, name=f"{role.value.title()} {number}",
+                    password_hash=_HASH, role=role,
+                    phone_endpoint=f"PJSIP/supervisor{number}" if endpoint == "default" else endpoint)
+        session.add(user)
+        await session.flush()
+        return user.id, email

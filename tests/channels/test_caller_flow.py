@@ -40,6 +40,17 @@ async def count(product, model, **where) -> int:
         return await session.scalar(select(func.count()).select_from(model).filter_by(**where))
 
 
+async def settled(product, number: str, campaign: int) -> Household:
+    """The household once its call is settled (the store is polled: it is a state, not an event)."""
+    async def poll() -> Household:
+        while (household := await row(product, Household, phone=number, campaign_id=campaign)).status \
+                is HouseholdStatus.DIALING:
+            await asyncio.sleep(0.02)
+        return household
+
+    return await asyncio.wait_for(poll(), 10)
+
+
 def answers_for(floor, first: int = 0, second: int = 0) -> dict[str, int]:
     q1, q2 = floor.script.questions
     return {str(q1): floor.script.responses[q1][first], str(q2): floor.script.responses[q2][second]}
@@ -194,14 +205,7 @@ async def test_a_caller_leaves_the_campaigns_voicemail_and_moves_on(product, flo
     ended = await caller.next("call_ended", call_id=dial["call_id"])
     assert (ended["status"], ended["by"]) == ("voicemail_left", "caller")
     assert (await caller.next("lead_presented"))["household"]["phone"] == numbers[1]
-
-    async def settled() -> Household:
-        while (household := await row(product, Household, phone=numbers[0], campaign_id=campaign)).status \
-                is HouseholdStatus.DIALING:
-            await asyncio.sleep(0.02)
-        return household
-
-    household = await asyncio.wait_for(settled(), 10)  # after the message has played out
+    household = await settled(product, numbers[0], campaign)  # after the message has played out
     assert household.status is HouseholdStatus.VOICEMAIL_LEFT and household.voicemail_count == 1
     assert (await row(product, CallAttempt, household_id=household.id)).status is CallStatus.VOICEMAIL_LEFT
 
@@ -378,14 +382,7 @@ async def test_cold_transfer_leaves_the_caller_in_wrap_up(product, floor, caller
     await caller.next("call_connected")  # the next lead, while the first talks to the hotline
     await far_end.hang_up(f"lead-{connected['call_id']}")
     await caller.next("transfer_ended", transfer_id=ack["transfer_id"])
-
-    async def settled() -> Household:
-        while (household := await row(product, Household, phone=numbers[0], campaign_id=campaign)).status \
-                is HouseholdStatus.DIALING:
-            await asyncio.sleep(0.02)
-        return household
-
-    assert (await asyncio.wait_for(settled(), 10)).status is HouseholdStatus.COMPLETED
+    assert (await settled(product, numbers[0], campaign)).status is HouseholdStatus.COMPLETED
 
 
 async def test_a_transfer_must_be_one_of_the_scripts(product, floor, callers):

@@ -8,6 +8,7 @@ import pytest
 import socketio
 from sqlalchemy import update
 
+from realtime import app_keys
 from realtime.store.models import Caller, DialerMode
 
 from .conftest import TIMEOUT, CallerClient
@@ -144,3 +145,29 @@ async def test_commands_reach_only_the_callers_own_session(product, floor, calle
     await first.ok("start")
     await first.next("lead_presented")
     assert "session_ended" not in first.names()
+
+
+async def test_typed_phones_are_limited_per_caller(product, floor, callers):
+    caller = await preview_caller(product, floor, callers)
+    for n in range(10):
+        ack = await caller.call("start", {"phone": f"+1202555{n:02d}12", "dial_in": True})
+        assert ack["error"]["id"] == "invalid-payload"  # both at once: refused before counting
+    from realtime.callflow.engine import TYPED_PHONES_PER_HOUR
+    engine = product.app[app_keys.CALLFLOW]
+    session = next(iter(engine.sessions.values()))
+    for n in range(TYPED_PHONES_PER_HOUR):
+        await engine.typed_phone_endpoint(session, f"+1202555{n:02d}12")
+    ack = await caller.call("start", {"phone": "+12025559912"})
+    assert ack["error"]["id"] == "rate-limited"
+
+
+async def test_the_engine_refuses_a_session_of_another_account(product, floor, callers):
+    caller = await preview_caller(product, floor, callers)
+    session_id = caller.events[0][1]["session_id"]
+    client = product.app[app_keys.CALLFLOW_CLIENT]
+    for account_id, caller_id in ((floor.account_id + 1000, None), (floor.account_id, 999_999)):
+        ack = await client.request("stop", account_id=account_id, session_id=session_id, caller_id=caller_id)
+        assert ack["error"]["id"] == "no-such-session"
+    ack = await client.request("stop", account_id=floor.account_id, session_id=10**9)
+    assert ack["error"]["id"] == "no-such-session"
+    assert "session_ended" not in caller.names()

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from realtime import app_keys
 from realtime.store.models import CallAttempt, DialerMode
 
-from .conftest import start_product
-from .floor import PERSON, add_caller, add_campaign, phone
+from .conftest import CallerClient, start_product
+from .floor import PERSON, add_caller, add_campaign, phone, seed_account
 
 
 def api_auth(floor) -> dict[str, str]:
@@ -106,7 +106,6 @@ async def test_a_reassigned_caller_moves_after_the_call(product, floor, callers)
     assert changed["campaign"] == {"id": second, "name": "second", "dialer_mode": "preview"}
     await caller.state("previewing")
     # Another account's campaign is no campaign at all.
-    from .floor import seed_account
     other = await seed_account(product.store, "Other account")
     foreign = await add_campaign(product.store, other, DialerMode.PREVIEW, [])
     ack = await client.request("reassign", account_id=floor.account_id, session_id=connected["session_id"],
@@ -161,3 +160,40 @@ async def test_signing_out_ends_the_session_and_closes_its_sockets(product, floo
     assert (await caller.next("session_ended"))["reason"] == "signed_out"
     await asyncio.wait_for(caller.sio.wait(), 5)  # the server closed the socket
     assert not caller.sio.connected
+
+
+async def test_the_trunks_capacity_reaches_every_campaigns_dialer(tmp_path, simulator):
+    running = await start_product(tmp_path, simulator, trunk_lines=2)
+    try:
+        floor = await seed_account(running.store)
+        campaign = await add_campaign(running.store, floor, DialerMode.PREDICTIVE, [phone(PERSON)])
+        _, username = await add_caller(running.store, floor, campaign)
+        caller = CallerClient(running.url, username)
+        await caller.open()
+        assert running.app[app_keys.CALLFLOW].dialer(campaign).trunk_lines == 2
+        await caller.close()
+    finally:
+        await running.server.close()
+
+
+async def test_callers_connecting_at_once_share_one_dialer(product, floor, callers):
+    import asyncio as aio
+
+    campaign = await add_campaign(product.store, floor, DialerMode.PREDICTIVE, [phone(PERSON)])
+    names = [(await add_caller(product.store, floor, campaign))[1] for _ in range(8)]
+    made = []
+    engine = product.app[app_keys.CALLFLOW]
+    original = engine._ensure_dialer.__func__
+
+    async def counting(self, campaign_id):
+        dialer = await original(self, campaign_id)
+        made.append(id(dialer))
+        return dialer
+
+    engine._ensure_dialer = counting.__get__(engine)
+    clients = [callers(name) for name in names]
+    for client in clients:
+        await client.sign_in()
+    await aio.gather(*(client.connect() for client in clients))
+    await aio.gather(*(client.next("session_started") for client in clients))
+    assert len(set(made)) == 1

@@ -354,3 +354,30 @@ async def test_calls_left_by_an_engine_that_died_return_their_households(floor, 
             select(func.count()).select_from(Lead).join(Household, Household.id == Lead.household_id)
             .where(Household.campaign_id == campaign.id, Household.phone == talked, Lead.status == LeadStatus.OPEN))
     assert open_leads == 1
+
+
+async def test_the_trunk_capacity_caps_the_lines_and_the_dashboard_says_it_binds(floor, setup, simulator):
+    unanswered = [f"+1202555{n:02d}8{n % 10}" for n in range(12)]  # each rings to the timeout
+    campaign, callers, port, dialer, outcomes = await setup(
+        unanswered, callers=4, dialer_mode=DialerMode.PREDICTIVE)
+    dialer.trunk_lines = 2  # the operator's REALTIME_TRUNK_LINES
+    await dialer.start()
+    now = dialer.clock()
+    for n in range(300):  # its history: one line in ten needed a caller
+        dialer.pacer.observe_line(LineOutcome.HUMAN if n % 10 == 0 else LineOutcome.UNANSWERED, now - 500, now - 490)
+    for session_id in callers:
+        dialer.caller_free(session_id)
+    for _ in range(6):
+        assert (await next_outcome(outcomes)).outcome is CallStatus.NO_ANSWER
+
+    lines = sorted(lead_channels(await simulator.journal()), key=lambda c: c["created_at"])
+    assert len(lines) >= 6
+    for line in lines:  # never more than two lead channels up at once
+        up = [c for c in lines if c["created_at"] <= line["created_at"] < (c["destroyed_at"] or float("inf"))]
+        assert len(up) <= 2
+    status = dialer.status()
+    assert status["line_caps"] == {"campaign": campaign.max_lines, "trunk": 2}
+    binding = [d for d in status["decisions"] if d["cap_binding"] == "trunk"]
+    assert binding and all("2 lines (trunk)" in d["reason"] or "line cap 2 (trunk) binds" in d["reason"]
+                           for d in binding)
+    assert status["cap_binding"] == status["decisions"][-1]["cap_binding"]

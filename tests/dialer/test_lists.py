@@ -7,6 +7,7 @@ import asyncio
 import csv
 import datetime as dt
 import random
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -438,3 +439,84 @@ async def test_an_import_failed_by_another_runner_is_not_finished_again(floor, t
     assert (result.status, result.error) == (ListStatus.FAILED, INTERRUPTED)
     now, [delivery], _ = await stored(floor.store, lead_list.id)
     assert now.status is ListStatus.FAILED and delivery.event == "list.import_failed"
+
+
+async def test_an_import_whose_list_is_gone_ends_with_a_log_line_not_a_task_exception(floor, tmp_path, caplog):
+    runner = runner_for(floor.store, tmp_path)
+    path = write(tmp_path, "Phone\n(212) 555-0100\n")
+    task = runner.start(2**62, path=path)
+    await asyncio.wait([task], timeout=30)
+    assert task.done() and task.exception() is None
+    assert [r for r in caplog.records if r.levelname == "ERROR" and f"list {2**62}" in r.getMessage()]
+    assert not path.exists()
+    await runner.close()
+
+
+async def imported(floor, tmp_path, content: bytes) -> tuple:
+    """Import a CSV file of these bytes: (result, leads' first names by row order, rejections)."""
+    campaign = await floor.campaign()
+    path = tmp_path / "list.csv"
+    path.write_bytes(content)
+    result = await import_csv_file(floor.store, path, campaign_id=campaign.id,
+                                   column_mapping={"Phone": "phone", "Name": "first_name", "Notes": "custom:notes"})
+    async with floor.store.sessions() as session:
+        names = (await session.scalars(select(Lead.first_name).where(Lead.lead_list_id == result.list_id)
+                                       .order_by(Lead.id))).all()
+        rejections = (await session.execute(
+            select(ListRejection.row_number, ListRejection.reason)
+            .where(ListRejection.lead_list_id == result.list_id).order_by(ListRejection.row_number))).all()
+    return result, list(names), [tuple(r) for r in rejections]
+
+
+async def test_a_field_over_the_csv_limit_rejects_its_row_only(floor, tmp_path):
+    huge = "x" * (200 * 1024)
+    content = (f"Phone,Name,Notes\n2125550100,Ann,ok\n2125550101,Bob,{huge}\n2125550102,Cid,\"{huge}\"\n"
+               f"2125550103,Dan,ok\n").encode()
+    result, names, rejections = await imported(floor, tmp_path, content)
+    assert result.status is ListStatus.READY, result.error
+    assert names == ["Ann", "Dan"]
+    assert (result.rows_total, result.rows_imported, result.rows_rejected) == (4, 2, 2)
+    assert rejections == [(3, "a field is longer than 131072 characters"),
+                          (4, "a field is longer than 131072 characters")]
+
+
+async def test_a_latin_1_file_imports_as_written(floor, tmp_path):
+    content = "Phone,Name,Notes\n2125550100,José,Café crème\n2125550101,Zoë,“quoted” – €5\n".encode("cp1252")
+    result, names, _ = await imported(floor, tmp_path, content)
+    assert result.status is ListStatus.READY, result.error
+    assert names == ["José", "Zoë"]
+    async with floor.store.sessions() as session:
+        notes = (await session.scalars(select(Lead.custom_fields).where(Lead.lead_list_id == result.list_id)
+                                       .order_by(Lead.id))).all()
+    assert [n["notes"] for n in notes] == ["Café crème", "“quoted” – €5"]
+
+
+async def test_a_utf_8_file_stays_utf_8(floor, tmp_path):
+    content = "\ufeffPhone,Name,Notes\n2125550100,José,日本\n".encode()
+    result, names, _ = await imported(floor, tmp_path, content)
+    assert (result.status, names) == (ListStatus.READY, ["José"])
+
+
+@pytest.mark.parametrize("migrated_database_url", ["postgresql"], indirect=True)
+async def test_a_big_import_refreshes_the_planners_statistics(floor, tmp_path, monkeypatch):
+    from sqlalchemy import text
+
+    from realtime.dialer import lists
+
+    async def last_analyzed() -> dict[str, Any]:
+        async with floor.store.sessions() as session:
+            rows = await session.execute(text(
+                "SELECT relname, last_analyze FROM pg_stat_user_tables WHERE relname IN ('leads', 'households')"))
+            return dict(rows.all())
+
+    monkeypatch.setattr(lists, "ANALYZE_AFTER_ROWS", 3)  # a big import, in a test's size
+    campaign = await floor.campaign()
+    before = await last_analyzed()
+    small = await import_csv_file(floor.store, write(tmp_path, "phone\n2125550100\n2125550101\n", "small.csv"),
+                                  campaign_id=campaign.id)
+    assert small.rows_imported == 2 and await last_analyzed() == before
+    big = await import_csv_file(floor.store, write(tmp_path, "phone\n2125550102\n2125550103\n2125550104\n"),
+                                campaign_id=campaign.id)
+    assert big.rows_imported == 3
+    after = await last_analyzed()
+    assert all(after[table] is not None and after[table] != before.get(table) for table in ("leads", "households"))

@@ -302,3 +302,21 @@ async def test_two_callers_dialling_in_at_once_join_their_own_conferences(desk, 
     assert await pbx_state.members("conf-s1") == {second}
     assert (await pbx_state.roles(first))[CAMPAIGN] == "camp-7"
     await asyncio.gather(one.conference.close(), two.conference.close())
+
+
+async def test_a_target_that_takes_the_call_gets_the_answered_channel_instead_of_a_conference(
+        telephony, desk, heard, pbx_state):
+    taken: list[str] = []
+
+    async def take(channel_id: str) -> None:
+        taken.append(channel_id)
+
+    desk.pins["765432"] = DialInTarget(session_id="", campaign_id="", take=take)
+    channel_id = await desk.call("+15555550107")
+    await heard.wait(playing(channel_id, PROMPTS.pin))
+    await desk.press(channel_id, "765432")
+    result = await desk.result(channel_id)
+    assert (result.outcome, result.conference, taken) == (DialInEnd.JOINED, None, [channel_id])
+    assert (await telephony.client.get_channel(channel_id)).state == "Up"  # answered, left to its new owner
+    assert not [b for b in (await pbx_state.bridges()).values() if channel_id in b.channels]
+    await telephony.client.hangup(channel_id)

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from realtime.telephony import EndedBy, InvalidMode, Mode, Supervision
+from realtime.telephony import CallEnded, Conference, ConferenceClosed, EndedBy, InvalidMode, Mode, Supervision
 
 WAIT = 5.0
 
@@ -75,3 +75,43 @@ async def test_supervision_stops_when_the_callers_phone_drops(telephony, call, p
     await asyncio.wait_for(supervision.ended, WAIT)
     assert (await supervision.leg.wait_ended(WAIT)).by is EndedBy.US
     assert supervision.bridge_id not in await pbx_state.bridges()
+
+
+async def test_a_supervisors_phone_moves_to_another_conference_without_dropping(telephony, call, pbx_state, wire):
+    conference, lead = call
+    other = await Conference.open(telephony, "s2", "camp-7", "PJSIP/agent102")
+    try:
+        supervision = await Supervision.start(telephony, conference, "PJSIP/supervisor9", "barge", supervisor_id="u9")
+        leg = supervision.leg
+        assert leg.id in await pbx_state.members("conf-s1")
+        await supervision.detach()
+        assert await pbx_state.members("conf-s1") == {conference.caller.id, lead.id}
+        assert leg.is_up and not leg.ended.done()  # the phone call goes on
+
+        moved = await Supervision.attach(telephony, other, leg, "coach")
+        assert snoops(wire)[-1] == (other.caller.id, "both", "out")
+        assert await pbx_state.members(moved.bridge_id) == {moved.snoop_id, leg.id}
+        # The first caller hanging up no longer concerns the supervisor: they supervise the second.
+        await conference.close()
+        await conference.caller.wait_ended(WAIT)
+        # A round trip to the PBX lets whatever the hangup set off run first.
+        assert await pbx_state.members(moved.bridge_id) == {moved.snoop_id, leg.id}
+        assert leg.is_up and moved.mode is Mode.COACH
+
+        await moved.stop()
+        assert (await leg.wait_ended(WAIT)).by is EndedBy.US
+        await asyncio.wait_for(moved.ended, WAIT)
+        assert moved.bridge_id not in await pbx_state.bridges()
+    finally:
+        await other.close()
+
+
+async def test_attach_to_a_conference_without_its_caller_is_refused_and_leaves_the_leg_up(telephony, call):
+    conference, _ = call
+    supervision = await Supervision.start(telephony, conference, "PJSIP/supervisor9", "listen", supervisor_id="u9")
+    await supervision.detach()
+    await conference.close()
+    with pytest.raises((ConferenceClosed, CallEnded)):
+        await Supervision.attach(telephony, conference, supervision.leg, "listen")
+    assert supervision.leg.is_up
+    await supervision.leg.hangup()

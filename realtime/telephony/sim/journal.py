@@ -24,13 +24,13 @@ class Journal:
 
     def channel_created(self, channel_id: str, name: str, endpoint: str, outcome: str | None) -> None:
         record = {"id": channel_id, "name": name, "endpoint": endpoint, "outcome": outcome,
-                  "created_at": time.time(), "answered_at": None, "stasis_at": None,
+                  "created_at": time.time(), "answered_at": None, "stasis_at": None, "bridged_at": None,
                   "destroyed_at": None, "cause": None}
         self.channels.append(record)
         self._live_channels[channel_id] = record
 
     def channel_mark(self, channel_id: str, what: str) -> None:
-        """Stamp the first time `what` (answered, stasis) happened to a live channel."""
+        """Stamp the first time `what` (answered, stasis, bridged) happened to a live channel."""
         record = self._live_channels.get(channel_id)
         if record is not None and record[f"{what}_at"] is None:
             record[f"{what}_at"] = time.time()

@@ -690,6 +690,7 @@ class Pbx:
             if len(bridge.channels) > 2:
                 bridge.grew_past_two = True
             bridge.subscribers.add(channel.stasis_app)
+            self.journal.channel_mark(channel.id, "bridged")
             self._bridge_event(bridge, "ChannelEnteredBridge", channel)
             self._update_bridge_peers(bridge)
         if len(bridge.channels) >= 2:

@@ -47,6 +47,8 @@ async def test_forced_outcomes_win_over_the_table(ari, events):
 async def test_far_end_hangup_and_journal_timestamps(ari, events):
     await ari.request("POST", "/channels", endpoint="Local/15555550133@sim", app="dialer", channelId="j-1")
     await events.wait_for("StasisStart", "j-1")
+    assert (await ari.request("POST", "/bridges/j-bridge", type="mixing"))[0] == 200
+    assert (await ari.request("POST", "/bridges/j-bridge/addChannel", channel="j-1"))[0] == 204
     assert await ari.sim("POST", "channels/j-1/hangup", cause=21) == (204, "")
     destroyed = await events.wait_for("ChannelDestroyed", "j-1")
     assert (destroyed["cause"], destroyed["cause_txt"]) == (21, "Call Rejected")
@@ -54,7 +56,8 @@ async def test_far_end_hangup_and_journal_timestamps(ari, events):
     status, journal = await ari.sim("GET", "journal")
     record = next(c for c in journal["channels"] if c["id"] == "j-1")
     assert record["outcome"] == "human" and record["cause"] == 21
-    assert record["created_at"] <= record["answered_at"] <= record["stasis_at"] <= record["destroyed_at"]
+    assert record["created_at"] <= record["answered_at"] <= record["stasis_at"] <= record["bridged_at"] \
+        <= record["destroyed_at"]
     assert await ari.sim("POST", "channels/nope/hangup") == (404, {"message": "Channel not found"})
 
 
