@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from aiohttp import web
 
@@ -28,6 +27,7 @@ from realtime.config import Settings
 from realtime.health import ComponentHealth, Status
 from realtime.http_server import handler_args
 from realtime.metrics import setup_metrics
+from realtime.pages import STATIC_DIR, setup_pages
 from realtime.sign_in import setup_sign_in
 from realtime.store.database import Store
 from realtime.telephony.service import start_telephony
@@ -36,8 +36,6 @@ from realtime.webhooks import WebhookDispatcher
 logger = logging.getLogger(__name__)
 
 CALLS_POOL_TIMEOUT = 60.0  # seconds call work waits for a database connection
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(handler_args=handler_args(settings))
@@ -61,6 +59,7 @@ def create_app(settings: Settings) -> web.Application:
         setup_sign_in(app)
         setup_api(app)
         setup_list_imports(app)
+        setup_pages(app)
         app.cleanup_ctx.append(_caller_channel_ctx)
         app.cleanup_ctx.append(_monitor_channel_ctx)
 

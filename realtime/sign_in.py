@@ -27,6 +27,7 @@ from yarl import URL
 
 from realtime import app_keys
 from realtime.api.ratelimit import RateLimiter
+from realtime.pages import home_path
 from realtime.sessions import (
     SessionSigner,
     clear_session_cookie,
@@ -124,7 +125,7 @@ async def login(request: web.Request) -> web.Response:
     if wants_json:
         response = web.json_response({"ok": True, "person": _person_json(person)}, headers=NO_STORE)
     else:
-        response = _see_other(next_path or "/")
+        response = _see_other(next_path or home_path(person.kind))
     set_session_cookie(response, request, token, signer.max_age)
     return response
 

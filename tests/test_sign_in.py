@@ -70,7 +70,7 @@ async def test_the_form_redirects_home_or_shows_the_page_again_with_the_reason(d
     assert 'role="alert"' in page and "do not match" in page and 'value="caller1"' in page
 
     # Only a path on this site is followed after signing in.
-    for asked, landed in (("/v1", "/v1"), ("https://evil.example/", "/"), ("//evil.example/", "/")):
+    for asked, landed in (("/v1", "/v1"), ("https://evil.example/", "/monitor"), ("//evil.example/", "/monitor")):
         client.session.cookie_jar.clear()
         response = await client.post("/login", allow_redirects=False, data={
             "login": creds.supervisor_email, "password": creds.supervisor_password, "next": asked})
@@ -210,7 +210,7 @@ async def test_a_next_path_a_browser_would_read_as_another_host_is_not_followed(
         client.session.cookie_jar.clear()
         response = await client.post("/login", allow_redirects=False, data={
             "login": creds.supervisor_email, "password": creds.supervisor_password, "next": asked})
-        assert (response.status, response.headers["Location"]) == (303, "/"), repr(asked)
+        assert (response.status, response.headers["Location"]) == (303, "/monitor"), repr(asked)
         page = await client.get("/login", params={"next": asked})
         assert page.status == 200 and 'name="next" value=""' in await page.text(), repr(asked)
 

@@ -59,7 +59,8 @@ class CampaignView:
     hours: CallingHours
 
     def json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "dialer_mode": self.mode.value}
+        return {"id": self.id, "name": self.name, "dialer_mode": self.mode.value,
+                "can_drop_voicemail": self.can_drop_voicemail}
 
     def question(self, question_id: int) -> Question | None:
         return next((q for q in self.questions if q.id == question_id), None)

@@ -305,6 +305,12 @@ class CampaignDialer:
         call = self.calls.get(call_id)
         if call is None and attempt_id is None:
             raise DialerError("no-such-call", f"no call {call_id} is waiting for results")
+        if call is not None and call.leg is not None and call.leg.ended.done():
+            # The lead has hung up; the call is being put on record: settle all in one go.
+            try:
+                await asyncio.wait_for(call.done.wait(), 5.0)
+            except TimeoutError:
+                pass
         if call is not None and not call.done.is_set():
             if results is not None:
                 async with self.queue.store.transaction() as session:

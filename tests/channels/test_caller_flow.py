@@ -71,7 +71,8 @@ async def test_preview_caller_dials_talks_saves_results_and_gets_the_next_lead(p
     first, second = phone(PERSON), phone(PERSON)
     campaign, caller_id, caller = await one_caller(product, floor, callers, DialerMode.PREVIEW, [first, second])
     started = caller.events[0][1]
-    assert started["campaign"] == {"id": campaign, "name": "preview campaign", "dialer_mode": "preview"}
+    assert started["campaign"] == {"id": campaign, "name": "preview campaign", "dialer_mode": "preview",
+                                   "can_drop_voicemail": False}
     assert [q["text"] for q in started["script"]["questions"]] == ["Will you vote?", "Need a ride?"]
     assert started["dial_in"]["number"] == "+12025550123" and len(started["dial_in"]["pin"]) == 7
     assert "phone" not in started["script"]["transfers"][0]  # callers see labels, not numbers

@@ -103,7 +103,8 @@ async def test_a_reassigned_caller_moves_after_the_call(product, floor, callers)
     await caller.state("wrap_up")
     await caller.ok("submit", {"call_id": connected["call_id"], "lead_id": connected["household"]["leads"][0]["id"]})
     changed = await caller.next("campaign_changed")
-    assert changed["campaign"] == {"id": second, "name": "second", "dialer_mode": "preview"}
+    assert changed["campaign"] == {"id": second, "name": "second", "dialer_mode": "preview",
+                                   "can_drop_voicemail": False}
     await caller.state("previewing")
     # Another account's campaign is no campaign at all.
     other = await seed_account(product.store, "Other account")

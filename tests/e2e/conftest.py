@@ -43,3 +43,19 @@ async def page(browser):
     page.set_default_timeout(15_000)
     yield page
     await context.close()
+
+
+# The live product (the app as `realtime serve` builds it, on a simulator of the test's own)
+# and a calling floor to seed, as the /caller tests have them.
+from tests.channels.conftest import callers, far_end, floor, product, simulator  # noqa: E402,F401
+from tests.channels.floor import PASSWORD  # noqa: E402
+
+PHONE = {"width": 375, "height": 740}  # a phone held upright (iPhone SE-sized)
+
+
+async def sign_in(page, base: str, login: str, password: str = PASSWORD) -> None:
+    """Through the sign-in page, as a person does; lands on their application."""
+    await page.goto(base + "/login")
+    await page.get_by_label("Email or caller username").fill(login)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in").click()

@@ -58,7 +58,7 @@ async def test_a_signed_in_browser_cannot_write_with_its_cookie(site, page):
     await page.get_by_label("Email or caller username").fill(creds.admin_email)
     await page.get_by_label("Password").fill(creds.admin_password)
     await page.get_by_role("button", name="Sign in").click()
-    await expect(page).to_have_url(base + "/")
+    await expect(page).to_have_url(base + "/monitor")
 
     # A script on this very site, cookie attached, asks to create a campaign: refused.
     answer = await page.evaluate("""async () => {

@@ -24,9 +24,13 @@ async def test_a_supervisor_signs_in_sees_their_name_and_signs_out(site, page):
     await page.get_by_label("Password").fill(creds.supervisor_password)
     await page.get_by_role("button", name="Sign in").click()
 
-    await expect(page).to_have_url(base + "/")
+    await expect(page).to_have_url(base + "/monitor")  # supervisors land in the console
+    await page.goto(base + "/")
     await expect(page.locator("#signed-in")).to_contain_text(re.compile(r"Signed in as .+ \(supervisor\)"))
     await expect(page.get_by_text("You are not signed in.")).to_be_hidden()
+    await page.get_by_role("link", name="Open the supervisor console").click()
+    await expect(page).to_have_url(base + "/monitor")
+    await page.goto(base + "/")
     await page.get_by_role("button", name="Sign out").click()
     await expect(page).to_have_url(base + "/login")
 
@@ -43,4 +47,6 @@ async def test_a_caller_who_mistypes_is_told_and_keeps_what_they_typed(site, pag
     await expect(page.get_by_label("Email or caller username")).to_have_value(username)
     await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(base + "/caller")  # callers land in the caller app
+    await page.goto(base + "/")
     await expect(page.locator("#signed-in")).to_contain_text("(caller)")
