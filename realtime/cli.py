@@ -125,7 +125,8 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trunk-lines", help="REALTIME_TRUNK_LINES: the trunk's capacity in lines at once "
                                               "(default: each campaign's floor sets its own cap)")
     parser.add_argument("--allow-private-urls", action="store_true", default=None,
-                        help="REALTIME_ALLOW_PRIVATE_URLS: let list downloads and webhooks reach private addresses")
+                        help="REALTIME_ALLOW_PRIVATE_URLS: let list downloads, numbers sources and webhooks reach "
+                             "private addresses")
     parser.add_argument("--dial-in-number", help="REALTIME_DIAL_IN_NUMBER: the number callers phone to join by PIN")
     parser.add_argument("--metrics-port", type=int,
                         help="REALTIME_METRICS_PORT: serve /metrics on this port (default: none; the public port "

@@ -41,7 +41,7 @@ class Settings:
     sim_speed: float = 1.0
     api_rate_limit: str = "600/minute"  # per API key, shared through Redis when configured
     api_auth_failure_limit: str = "60/minute"  # failed API authentications per client address
-    allow_private_urls: bool = False  # let list downloads and webhooks reach private/loopback addresses
+    allow_private_urls: bool = False  # let list downloads, numbers sources and webhooks reach private addresses
     dial_in_number: str = ""  # the number callers phone to join with their session's PIN (shown to them)
     database_pool_size: int = 20  # connections per process, at most; a request finding none free waits...
     database_pool_timeout: float = 3.0  # ...this long (seconds), then answers 503

@@ -132,7 +132,9 @@ async def _callflow_ctx(app: web.Application) -> AsyncIterator[None]:
     engine = CallFlowEngine(
         store=store, bus=app[app_keys.BUS], telephony=app[app_keys.TELEPHONY],
         event_log=app[app_keys.EVENT_LOG], engine_id=f"{socket.gethostname()}:{settings.port}",
-        options=EngineOptions(dial_in_number=settings.dial_in_number, trunk_lines=settings.trunk_lines))
+        options=EngineOptions(dial_in_number=settings.dial_in_number, trunk_lines=settings.trunk_lines,
+                              allow_private_urls=settings.allow_private_urls),
+        webhooks=app[app_keys.WEBHOOKS])
     engine.outcome_listeners.append(app[app_keys.METRICS].call_finished)
     try:
         await engine.start()

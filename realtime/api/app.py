@@ -20,9 +20,11 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from realtime.api import (
     blocked_numbers,
+    call_callers,  # noqa: F401 - adds the callers' routes to calls.resource
     caller_groups,
     caller_sessions,
     callers,
+    calls,
     campaigns,
     households,
     lead_fields,
@@ -81,6 +83,7 @@ RESOURCES_IN_ORDER = (
     reports.resource,
     caller_sessions.resource,
     supervisor_actions.resource,
+    calls.resource,  # with its callers' routes (call_callers)
 )
 
 RESOURCES: web.AppKey[list[Resource]] = web.AppKey("api_resources", list)
@@ -112,13 +115,15 @@ def setup_api(app: web.Application) -> None:
 
 
 def _endpoint(operation: Operation) -> Any:
-    path_params = operation.path_params  # read from the path once, not on every request
+    # Read from the path once, not on every request; text parameters the handler reads itself.
+    path_params = [name for name in operation.path_params if name not in operation.text_params]
 
     async def endpoint(request: web.Request) -> web.StreamResponse:
         store = request.app[STORE]
         ids = {name: int(request.match_info[name]) for name in path_params}
         # Read before the transaction: a client slow to send holds no database connection.
-        raw = await read_body(request) if operation.body else b""
+        # (A handler reading its body itself, ``operation.request``, gets these bytes again.)
+        raw = await read_body(request) if operation.body or operation.request else b""
         async with store.transaction() as session:
             account = None if operation.public else await authenticate(session, request)
             if account is not None:

@@ -122,6 +122,8 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
         "tags": [resource.name],
     }
     parameters = [
+        {"name": name, "in": "path", "required": True, "example": "a-17", "schema": {"type": "string", "minLength": 1}}
+        if name in op.text_params else
         {"name": name, "in": "path", "required": True, "example": 1,
          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
         for name in op.path_params
@@ -140,6 +142,9 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
         }
     elif op.upload is not None:
         doc["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": op.upload}}}
+    elif op.request is not None:
+        doc["requestBody"] = {"required": True, "content": {kind: {"schema": schema}
+                                                            for kind, schema in op.request.items()}}
 
     responses: dict[str, Any] = {str(op.status): _success(op, components)}
     statuses = set(op.errors) | {400, 405, 429, 503}  # 503: no database connection came free

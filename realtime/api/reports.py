@@ -12,7 +12,8 @@ The report has four parts:
   predictive dialer keeps under the campaign's limit (``realtime.dialer.abandonment``).
 
 ``/call_attempts.csv`` streams every attempt, oldest first, with the lead's fields, one
-column per survey question and per note, and the recording link; it is written in
+column per survey question and per note, the recording link, and the outcome and notes a
+call-API integrator gave the call (``ready``); it is written in
 chunks of a thousand attempts, in constant memory, however long the campaign.
 """
 from __future__ import annotations
@@ -251,7 +252,7 @@ async def _csv_rows(store: Store, campaign_id: int, custom: list[str], questions
     out.writerow([
         "call_attempt_id", "dialed_at", "answered_at", "ended_at", "status", "caller_id", "caller", "phone",
         "lead_id", *LEAD_COLUMNS, *custom, *(q.text for q in questions), *(f"note: {n.text}" for n in notes),
-        "recording_url",
+        "recording_url", "outcome", "notes",
     ])
     yield buffer.getvalue().encode()
     after = 0
@@ -292,7 +293,7 @@ async def _csv_rows(store: Store, campaign_id: int, custom: list[str], questions
                 *(fields.get(name, "") for name in custom),
                 *(answers[attempt.id].get(q.id, "") for q in questions),
                 *(written[attempt.id].get(n.id, "") for n in notes),
-                attempt.recording_url or "",
+                attempt.recording_url or "", attempt.outcome or "", attempt.notes or "",
             ])
         yield buffer.getvalue().encode()
         after = ids[-1]

@@ -49,11 +49,13 @@ class Operation:
     body: Schema | None = None
     partial: bool = False  # body is an update: every field optional
     upload: dict[str, Any] | None = None  # multipart/form-data JSON Schema, read by the handler
+    request: dict[str, Any] | None = None  # media type -> JSON Schema of a body the handler reads itself
     response: str | dict[str, Any] = ITEM  # ITEM, COLLECTION, NO_CONTENT, a JSON Schema, or "audio/*"
     items: dict[str, Any] | None = None  # a collection's item JSON Schema, when not the resource's own
     status: int = 200
     errors: tuple[int, ...] = ()
     public: bool = False  # no credentials needed
+    text_params: tuple[str, ...] = ()  # path parameters that are text (a reference), not ids
 
     @property
     def operation_id(self) -> str:
@@ -66,8 +68,9 @@ class Operation:
     @property
     def route_path(self) -> str:
         """The aiohttp path: path parameters are ids, so only ASCII digits match (a regular
-        expression's \\d would also take "١", which int() reads as 1)."""
-        return re.sub(r"{(\w+)}", r"{\1:[0-9]+}", self.path)
+        expression's \\d would also take "١", which int() reads as 1); text ones take one segment."""
+        return re.sub(r"{(\w+)}", lambda m: "{%s:%s}" % (m[1], "[^/]+" if m[1] in self.text_params else "[0-9]+"),
+                      self.path)
 
 
 class Resource:

@@ -17,7 +17,7 @@ from .errors import CallFlowError
 
 @dataclasses.dataclass(frozen=True)
 class TransferOption:
-    id: int
+    id: int | None  # the script's transfer; None for a number a call-API caller named
     label: str
     phone: str
     kind: str  # warm | cold

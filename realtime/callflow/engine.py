@@ -42,8 +42,10 @@ from realtime.telephony import Conference, ConferenceClosed, LeadLeg, LiveChanne
 from realtime.telephony.ari import AriError, Bridge, NoSuchChannel
 from realtime.telephony.dial_in import DialIn, DialInEnd, DialInResult, DialInTarget
 from realtime.telephony.transfer import Transfer
+from realtime.webhooks import WebhookDispatcher
 
 from . import events, protocol, results, supervision
+from .call_jobs import CallJobs
 from .campaigns import CampaignView, TransferOption, load_campaign
 from .errors import CallFlowError
 from .event_log import EventLog, EventLogUnavailable
@@ -75,6 +77,7 @@ class EngineOptions:
     maintenance_seconds: float = MAINTENANCE_SECONDS
     tick_seconds: float = 1.0
     trunk_lines: int | None = None  # the trunk's capacity, which every campaign's lines respect
+    allow_private_urls: bool = False  # call jobs' numbers sources may be on private addresses
 
 
 class _Port:
@@ -94,6 +97,9 @@ class _Port:
             await session.calling_window(closes_at is not None, closes_at, opens_at)
 
     async def out_of_leads(self, campaign_id: int) -> None:
+        if self.engine.jobs.numbers_coming(campaign_id):
+            return  # a call job's next numbers are on their way: callers wait on hold
+        self.engine.jobs.out_of_leads(campaign_id)
         for session in self.engine.of_campaign(campaign_id):
             if session.state is State.ON_HOLD:
                 async with session.lock:
@@ -102,7 +108,8 @@ class _Port:
 
 class CallFlowEngine:
     def __init__(self, *, store: Store, bus: Bus, telephony: Telephony, event_log: EventLog, engine_id: str,
-                 options: EngineOptions = EngineOptions(), clock: Callable[[], float] = time.monotonic) -> None:
+                 options: EngineOptions = EngineOptions(), clock: Callable[[], float] = time.monotonic,
+                 webhooks: WebhookDispatcher | None = None) -> None:
         self.store = store
         self.bus = bus
         self.telephony = telephony
@@ -132,6 +139,7 @@ class CallFlowEngine:
         self.supervisors = Supervisors(self)  # monitoring and kicks (see .supervision)
         self.floor = FloorReporter(self)  # what supervisors see (see .floor)
         self.outcome_listeners: list[Callable[[LiveCall], None]] = []  # every call's end, e.g. for /metrics
+        self.jobs = CallJobs(self, webhooks=webhooks, allow_private=options.allow_private_urls)  # call-API jobs
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -142,6 +150,7 @@ class CallFlowEngine:
         self._tasks = [loop.create_task(self._publisher(), name="callflow-publisher"),
                        loop.create_task(self._persister(), name="callflow-persister")]
         self.telephony.add_claimer(self._claim)
+        await self.jobs.start()
         await self.adopt()
         # What a dead engine left in Asterisk and nobody took back is hung up now (and after
         # every reconnect of the events socket from now on).
@@ -169,6 +178,7 @@ class CallFlowEngine:
         for dialer in list(self._dialers.values()):
             await dialer.stop(keep_connected=True)
         await self._drain()
+        await self.jobs.close()
         for task in self._tasks[:2]:
             task.cancel()
         await asyncio.gather(*self._tasks[:2], return_exceptions=True)
@@ -222,6 +232,7 @@ class CallFlowEngine:
                                         port=_Port(self, campaign_id), engine_id=self.engine_id,
                                         tick_seconds=self.options.tick_seconds, trunk_lines=self.options.trunk_lines)
                 dialer.on_outcome(self._call_finished)
+                await self.jobs.dialer_made(dialer)
                 await dialer.start()
                 self._dialers[campaign_id] = dialer
         return dialer
@@ -317,6 +328,8 @@ class CallFlowEngine:
             return protocol.ok(**await self.supervisors.command(session, command, payload, message))
         if not isinstance(command, str):
             raise CallFlowError("unknown-command", "the command has no name")
+        if command in self.jobs.commands:
+            return protocol.ok(**await self.jobs.commands[command](session, payload))
         return protocol.ok(**await session.command(command, payload))
 
     async def _find(self, session_id: Any) -> LiveSession | bool | None:
@@ -516,6 +529,7 @@ class CallFlowEngine:
             self.floor.touched(session)  # only what supervisors see changes a floor row
         if name == events.SESSION_ENDED.name:
             self.supervisors.session_ended(session)
+        self.jobs.session_event(session, name, payload)  # call-API jobs notify their integrator
 
     async def _publisher(self) -> None:
         """One writer keeps every session's events in order: numbered, kept, then sent.
@@ -634,12 +648,14 @@ class CallFlowEngine:
             dialer = self._dialers.pop(campaign_id, None)
             if dialer is not None:
                 await dialer.stop()
+                await self.jobs.dialer_stopped(campaign_id)
         self._owned &= kept
         # Campaigns nobody works any more: stop dialling them.
         for campaign_id in list(self._dialers):
             busy = any(s.campaign.id == campaign_id for s in self.sessions.values())
             if not busy and not self._dialers[campaign_id].calls:
                 await self._dialers.pop(campaign_id).stop()
+                await self.jobs.dialer_stopped(campaign_id)
 
     # -- dial-in ---------------------------------------------------------------------------------
     async def _resolve_pin(self, pin: str) -> DialInTarget | None:

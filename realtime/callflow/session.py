@@ -36,7 +36,7 @@ from realtime.telephony import (
 from realtime.telephony.ari import AriError
 
 from . import events
-from .campaigns import CampaignView
+from .campaigns import CampaignView, TransferOption
 from .errors import CallFlowError, wrong_state
 from .households import household_json
 from .results import parse_submission
@@ -289,6 +289,11 @@ class LiveSession:
         option = self.campaign.transfers.get(transfer_id)
         if option is None:
             raise CallFlowError("no-such-transfer", f"the script has no transfer {transfer_id}")
+        return await self.transfer_to(option)
+
+    async def transfer_to(self, option: TransferOption) -> dict[str, Any]:
+        """Transfer the call to the option's party (the lock is held; a call-API caller's
+        transfer names its number instead of a script's transfer)."""
         call = self.call
         if call is None or call.leg is None or self.conference is None:
             raise CallFlowError("not-on-call", "there is no call to transfer")
@@ -420,6 +425,11 @@ class LiveSession:
         household = await self.dialer.preview(self.id)
         if household is None:
             closed = await self.engine.calling_hours_closed(self.campaign)
+            if closed is None and self.engine.jobs.numbers_coming(self.campaign.id):
+                # A call job's next numbers are being fetched: the caller waits for them on hold.
+                if self.state is not State.ON_HOLD:
+                    self.set_state(State.ON_HOLD, "waiting_for_numbers")
+                return
             await self.end("calling_hours" if closed is not None else "out_of_leads")
             return
         self.household = household
@@ -604,6 +614,10 @@ class LiveSession:
 
     def touch(self) -> None:
         self.last_seen = self.engine.clock()
+
+    def hung_up_by_caller(self, call_id: str) -> bool:
+        """Whether this caller (or their session's end) hung up the call."""
+        return self._hangup_requested == call_id
 
     def idle_for(self, now: float) -> float:
         return now - self.last_seen

@@ -128,6 +128,7 @@ class CampaignDialer:
         self._previews: dict[int, ReservedHousehold] = {}
         self._reserved: set[int] = set()  # households reserved for a line, not yet dialled
         self._listeners: list[Callable[[LiveCall], object]] = []
+        self._line_listeners: list[Callable[[LiveCall], object]] = []
         self._wake = asyncio.Event()
         self._dialing = asyncio.Semaphore(DIALS_AT_ONCE)
         self._stopping = False
@@ -273,6 +274,18 @@ class CampaignDialer:
         the lead hangs up; the household's fate then waits for :meth:`wrap_up`)."""
         self._listeners.append(listener)
 
+    def on_line(self, listener: Callable[[LiveCall], object]) -> None:
+        """``listener(call)`` as each line is dialled, with its leg (None when the dial failed
+        at once, its outcome following); before anything else hears of the leg."""
+        self._line_listeners.append(listener)
+
+    def _dialled(self, call: LiveCall) -> None:
+        for listener in self._line_listeners:
+            try:
+                listener(call)
+            except Exception:
+                logger.exception("campaign %s: line listener failed", self.campaign_id)
+
     def _announce(self, call: LiveCall) -> None:
         for listener in self._listeners:
             try:
@@ -317,8 +330,10 @@ class CampaignDialer:
     async def _settle_when_done(self, call: LiveCall, retry: bool, completed_lead_ids: list[int] | None) -> None:
         await call.done.wait()
         if self.calls.pop(call.call_id, None) is not None:
-            await self.queue.record_outcome(call.attempt_id, CallStatus.COMPLETED, retry=retry,
-                                            completed_lead_ids=completed_lead_ids)
+            # Shielded: stop() cancels what is left, and a transaction cancelled half-way can
+            # leave the store locked (SQLite) for every other writer.
+            await asyncio.shield(self.queue.record_outcome(call.attempt_id, CallStatus.COMPLETED, retry=retry,
+                                                           completed_lead_ids=completed_lead_ids))
 
     # -- the tick loop -------------------------------------------------------------
     async def _run(self) -> None:
@@ -471,8 +486,10 @@ class CampaignDialer:
         except (TelephonyError, AriError) as exc:
             logger.warning("campaign %s: %s could not be dialled: %s", self.campaign_id, household.phone, exc)
             outcome = CallStatus.FAILED if getattr(exc, "error_id", "") == "invalid-number" else CallStatus.NO_ANSWER
+            self._dialled(call)
             await self._finish(call, outcome)
             raise DialerError("dial-failed", str(exc)) from exc
+        self._dialled(call)
         self._spawn(self._follow(call))
         return call
 

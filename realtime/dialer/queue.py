@@ -28,6 +28,7 @@ from realtime.store.database import Store
 from realtime.store.models import (
     Answer,
     CallAttempt,
+    CallerSession,
     CallStatus,
     Campaign,
     Household,
@@ -280,6 +281,8 @@ class DialQueue:
             )
             if busy is not None:
                 raise DialRefused("number-in-call", f"{row.phone} is already in a call")
+            if caller_id is None and caller_session_id is not None:
+                caller_id = await session.scalar(_caller_of(caller_session_id))
             attempt = CallAttempt(
                 account_id=row.account_id, campaign_id=campaign.id, household_id=household_id,
                 lead_id=lead_id, caller_id=caller_id, caller_session_id=caller_session_id,
@@ -294,6 +297,8 @@ class DialQueue:
         unknown = set(fields) - CALL_FIELDS
         if unknown:
             raise TypeError(f"not call attempt fields: {', '.join(sorted(unknown))}")
+        if fields.get("caller_session_id") is not None and "caller_id" not in fields:
+            fields["caller_id"] = _caller_of(fields["caller_session_id"]).scalar_subquery()  # for reports
         async with self.store.transaction() as session:
             await session.execute(
                 update(CallAttempt).where(CallAttempt.id == attempt_id).values(**fields)
@@ -372,6 +377,8 @@ class DialQueue:
             )
             if household is None:
                 raise await _refusal(session, household_id, holder)
+            if caller_id is None and caller_session_id is not None:
+                caller_id = await session.scalar(_caller_of(caller_session_id))
             attempt = CallAttempt(
                 account_id=household.account_id, campaign_id=household.campaign_id,
                 household_id=household_id, caller_id=caller_id, caller_session_id=caller_session_id,
@@ -472,6 +479,11 @@ async def _open_leads(session: AsyncSession, household_ids: list[int]) -> dict[i
     ):
         leads.setdefault(lead.household_id, []).append(lead)
     return leads
+
+
+def _caller_of(caller_session_id: int):
+    """The caller of a session: a call is on record with its caller, so reports can count per caller."""
+    return select(CallerSession.caller_id).where(CallerSession.id == caller_session_id)
 
 
 async def _refusal(session: AsyncSession, household_id: int, holder: str) -> DialRefused:

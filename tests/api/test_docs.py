@@ -139,3 +139,37 @@ def test_the_documented_verification_keeps_the_servers_timestamp_tolerance(verif
         header = webhooks.sign(SECRET, BODY, sent_at)
         assert webhooks.verify_signature(SECRET, header, BODY) is accepted
         assert verify(SECRET, header, BODY) is accepted, f"signed {now - sent_at} s ago"
+
+
+# -- the call API -------------------------------------------------------------------------------
+def test_the_call_api_parameters_are_the_ones_taken():
+    from realtime.api.calls import CREATE
+
+    documented = [token for cell in table_column(section("Starting a job"), "name") for token in backticked(cell)]
+    taken = [field.name for field in CREATE.fields] + ["phone_number"]
+    assert sorted(documented) == sorted(taken), f"the table lists {sorted(documented)}; POST takes {sorted(taken)}"
+
+
+def test_the_caller_commands_are_the_routes_served():
+    from realtime.api.call_callers import COMMANDS
+
+    documented = [token for cell in table_column(section("A job's callers"), "command") for token in backticked(cell)]
+    assert documented == list(COMMANDS)
+
+
+def test_every_call_state_notification_is_documented_with_its_fields():
+    from realtime.callflow.notifications import CATALOGUE, COMMON
+
+    text = section("Call-state notifications")
+    events = table_column(text, "event")
+    fields = table_column(text, "fields")
+    documented = {backticked(event)[0]: backticked(cell) for event, cell in zip(events, fields)}
+    assert documented == {name: list(names) for name, names in CATALOGUE.items()}
+    assert [token for cell in table_column(text, "field") for token in backticked(cell)] == list(COMMON)
+    examples = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", text, re.DOTALL)]
+    assert examples, "no example notification"
+    for example in examples:
+        data = example.get("data", example)
+        assert sorted(data) == sorted((*COMMON, *CATALOGUE[data["event"]])), data
+        if "data" in example:
+            assert example["event"] == "call." + data["event"] and example["subject"] == f"call:{data['call_id']}"

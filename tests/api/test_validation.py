@@ -18,6 +18,8 @@ import pytest
 from hypothesis import strategies as st
 
 from realtime.api.app import RESOURCES_IN_ORDER
+from realtime.api.call_callers import NEW_CALLER
+from realtime.api.calls import CREATE as CALL_CREATE
 from realtime.api.lists import CREATE as LIST_CREATE
 from realtime.api.lists import setup_list_imports
 from realtime.api.routing import COLLECTION
@@ -127,13 +129,30 @@ class Bodies:
                                                    "role": "supervisor"}),
             "users.update": ("PATCH", f"/v1/users/{user['id']}", {}),
         }
+        # The call API: a job to change, and commands checked before any caller or engine is needed.
+        job = await api.post("/v1/call", {"dialer_type": "power", "from": "+12025550100",
+                                          "call_state_url": "https://crm.example/calls/:id",
+                                          "phone_number": ["+12025550142"]})
+        caller = f"/v1/call/{job['id']}/callers"
+        self.by_operation.update({
+            "call.create": ("POST", "/v1/call", {"dialer_type": "power", "from": "+12025550100",
+                                                 "call_state_url": "https://crm.example/calls/:id",
+                                                 "phone_number": ["+12025550142"]}),
+            "call.update": ("PATCH", f"/v1/call/{job['id']}", {}),
+            "call.add_caller": ("POST", caller, {"caller_id": "ann"}),
+            "call.transfer": ("POST", f"{caller}/ann/transfer", {"phone": "+12025550143"}),
+            "call.ready": ("POST", f"{caller}/ann/ready", {}),
+            **{f"call.{name}": ("POST", f"{caller}/ann/{name}", {}) for name in ("dial", "skip", "hangup")},
+        })
 
     def cases(self) -> list[tuple[str, str]]:
         """(operation id, text path) for every text field of every operation with a JSON body."""
         cases = []
         for resource in RESOURCES_IN_ORDER:
             for operation in resource.operations:
-                schema = LIST_CREATE if operation.operation_id == "lists.create" else operation.body
+                # Bodies a handler reads itself are checked like the others.
+                schema = {"lists.create": LIST_CREATE, "call.create": CALL_CREATE,
+                          "call.add_caller": NEW_CALLER}.get(operation.operation_id, operation.body)
                 if schema is None:
                     continue
                 assert operation.operation_id in self.by_operation, (

@@ -352,7 +352,7 @@ async def test_calls_left_by_an_engine_that_died_return_their_households(floor, 
     async with floor.store.sessions() as session:
         open_leads = await session.scalar(
             select(func.count()).select_from(Lead).join(Household, Household.id == Lead.household_id)
-            .where(Household.phone == talked, Lead.status == LeadStatus.OPEN))
+            .where(Household.campaign_id == campaign.id, Household.phone == talked, Lead.status == LeadStatus.OPEN))
     assert open_leads == 1
 
 

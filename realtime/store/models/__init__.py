@@ -2,6 +2,7 @@
 from realtime.store.models.account import Account, SupervisorAction, User, UserRole
 from realtime.store.models.base import Base
 from realtime.store.models.call import Answer, CallAttempt, CallStatus, NoteResponse, TransferAttempt
+from realtime.store.models.call_job import CallJob, CallJobCaller, CallJobState
 from realtime.store.models.caller import Caller, CallerGroup, CallerSession, CallerSessionStatus
 from realtime.store.models.campaign import Campaign, CampaignLease, DialerMode, Recording
 from realtime.store.models.lead import (
@@ -28,7 +29,8 @@ from realtime.store.models.sign_in import SignIn
 from realtime.store.models.webhook import DeliveryStatus, WebhookDelivery
 
 __all__ = [
-    "Account", "Answer", "Base", "BlockedNumber", "CallAttempt", "CallStatus", "Caller",
+    "Account", "Answer", "Base", "BlockedNumber", "CallAttempt", "CallJob", "CallJobCaller", "CallJobState",
+    "CallStatus", "Caller",
     "CallerGroup", "CallerSession", "CallerSessionStatus", "Campaign", "CampaignLease", "CustomLeadField",
     "DeliveryStatus", "DialerMode", "Household", "HouseholdStatus", "Lead", "LeadList",
     "LeadStatus", "ListRejection", "ListStatus", "Note", "NoteResponse", "PossibleResponse",

@@ -51,6 +51,9 @@ class CallAttempt(IdMixin, AccountScoped, Base):
     wrapped_up_at: Mapped[dt.datetime | None] = mapped_column()  # caller finished the results
     # The caller's idempotency key of the submit that stored the results: a repeat is answered, not stored.
     results_key: Mapped[str | None] = mapped_column(String(100))
+    # Call-API jobs: what the integrator said of the call when its caller was ready again.
+    outcome: Mapped[str | None] = mapped_column(String(100))
+    notes: Mapped[str | None] = mapped_column(Text)
     recording_url: Mapped[str | None] = mapped_column(String(1000))
     voicemail_recording_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("recordings.id", ondelete="SET NULL")
