@@ -596,6 +596,13 @@ class LiveSession:
         if call is not None and call.leg is not None and not call.leg.ended.done():
             self._hangup_requested = call.call_id
             await call.leg.hangup()
+        if call is not None and call.leg is not None:
+            # A conversation cut short (sign-out, kick): the dialer puts it on record as the
+            # leg's end arrives; only then can caller_gone give its household back for a retry.
+            try:
+                await asyncio.wait_for(call.done.wait(), 10.0)
+            except asyncio.TimeoutError:
+                logger.warning("session %s: call %s not on record before the session ended", self.id, call.call_id)
         self.household = None
         try:
             await self.dialer.caller_gone(self.id, keep_calls=self.pending is not None)

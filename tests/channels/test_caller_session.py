@@ -11,7 +11,7 @@ import aiohttp
 from sqlalchemy import select
 
 from realtime import app_keys
-from realtime.store.models import CallAttempt, DialerMode
+from realtime.store.models import CallAttempt, DialerMode, Household, HouseholdStatus
 
 from .conftest import CallerClient, start_product
 from .floor import PERSON, add_caller, add_campaign, phone, seed_account
@@ -198,3 +198,22 @@ async def test_callers_connecting_at_once_share_one_dialer(product, floor, calle
     await aio.gather(*(client.connect() for client in clients))
     await aio.gather(*(client.next("session_started") for client in clients))
     assert len(set(made)) == 1
+
+
+async def test_signing_out_mid_call_puts_the_call_on_record_and_its_household_back(product, floor, callers):
+    number = phone(PERSON)
+    campaign = await add_campaign(product.store, floor, DialerMode.POWER, [number, phone(PERSON)])
+    _, username = await add_caller(product.store, floor, campaign)
+    caller = await callers(username).open()
+    await caller.ok("start")
+    await caller.next("call_connected")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{product.url}/logout", headers={"Cookie": caller.cookie, "Origin": product.url,
+                                                               "Content-Type": "application/json"}) as resp:
+            assert resp.status == 200
+    assert (await caller.next("session_ended"))["reason"] == "signed_out"
+    async with product.store.sessions() as session:
+        household = await session.scalar(select(Household).where(Household.phone == number,
+                                                                 Household.campaign_id == campaign))
+    # No results will come: the lead stays open and the household is dialled again later.
+    assert household.status is HouseholdStatus.RETRY and household.dialable_at is not None
