@@ -1,6 +1,6 @@
 """Benchmark: session events from the engine to callers' sockets, against bare python-socketio.
 
-    python bench/fanout.py [--clients 1000] [--rounds 20] [--rate 2000]
+    python bench/fanout.py [--clients 1000] [--rounds 10] [--rate 2000] [--repeat 3]
 
 Two servers, each in a process of its own on loopback, with ``--clients`` Socket.IO clients
 (websocket) in this process:
@@ -12,8 +12,10 @@ Two servers, each in a process of its own on loopback, with ``--clients`` Socket
 * bare - a python-socketio server on aiohttp whose driver emits the same events to the same
   number of clients with ``sio.emit(..., to=sid)``.
 
-Each variant runs a burst (``--rounds`` events per client, all at once: deliveries/s until
-the last is received) and a paced run (events spread at ``--rate`` per second: publish to
+Both servers run at once. Each variant runs bursts (``--rounds`` events per client, all at
+once: deliveries/s until the last is received), ``--repeat`` of them taken in turns with
+the other variant's so that a busy machine weighs on both alike (the median is kept), and
+a paced run (events spread at ``--rate`` per second: publish to
 receipt p50/p99). A small driver route on each server (``/_bench/...``, added by this
 script, not by the product) mints sign-in cookies and publishes. The last line is
 ``summary: clients=N deliveries_per_s=N p99_ms=N ratio_to_socketio=x.xx`` (ratio of burst
@@ -355,41 +357,69 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def measure(variant: str, args: argparse.Namespace) -> dict:
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--serve", variant, "--port", str(port), "--clients", str(args.clients),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, cwd=str(ROOT))
-    try:
-        line = await asyncio.wait_for(process.stdout.readline(), 120)
+class Server:
+    """One variant's server process with its clients connected, measured phase by phase."""
+
+    def __init__(self, variant: str, args: argparse.Namespace) -> None:
+        self.variant, self.args = variant, args
+        self.receipts = Receipts()
+        self.clients: list[socketio.AsyncClient] = []
+
+    async def start(self) -> None:
+        port = free_port()
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--serve", self.variant, "--port", str(port), "--clients", str(self.args.clients),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, cwd=str(ROOT))
+        line = await asyncio.wait_for(self.process.stdout.readline(), 120)
         if b"listening" not in line:
-            raise SystemExit(f"the {variant} server did not start: {line!r}")
-        url = f"http://127.0.0.1:{port}"
-        receipts = Receipts()
-        clients = await connect_clients(url, args.clients, receipts)
+            raise SystemExit(f"the {self.variant} server did not start: {line!r}")
+        self.url = f"http://127.0.0.1:{port}"
+        self.clients = await connect_clients(self.url, self.args.clients, self.receipts)
         await asyncio.sleep(1.0)  # let the sessions' opening events settle; not measured
-        result = {}
+
+    async def phase(self, rate: int) -> dict:
+        expected = self.args.clients * self.args.rounds
+        self.receipts.reset(expected)
+        cpu_before = cpu_seconds(self.process.pid)
+        started = time.time()
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as http:
-            for phase, rate in (("burst", 0), ("paced", args.rate)):
-                expected = args.clients * args.rounds
-                receipts.reset(expected)
-                cpu_before = cpu_seconds(process.pid)
-                started = time.time()
-                async with http.post(f"{url}/_bench/publish", json={"rounds": args.rounds, "rate": rate}) as resp:
-                    assert resp.status == 200, await resp.text()
-                await asyncio.wait_for(receipts.done.wait(), 300)
-                result[phase] = {
-                    "deliveries_per_s": expected / (receipts.last - started),
-                    "p50_ms": receipts.percentile_ms(0.5), "p99_ms": receipts.percentile_ms(0.99),
-                    "server_cpu_ms_per_delivery": 1000 * (cpu_seconds(process.pid) - cpu_before) / expected,
-                }
-        for client in clients:
+            async with http.post(f"{self.url}/_bench/publish", json={"rounds": self.args.rounds, "rate": rate}) as resp:
+                assert resp.status == 200, await resp.text()
+        await asyncio.wait_for(self.receipts.done.wait(), 300)
+        return {
+            "deliveries_per_s": expected / (self.receipts.last - started),
+            "p50_ms": self.receipts.percentile_ms(0.5), "p99_ms": self.receipts.percentile_ms(0.99),
+            "server_cpu_ms_per_delivery": 1000 * (cpu_seconds(self.process.pid) - cpu_before) / expected,
+        }
+
+    async def stop(self) -> None:
+        for client in self.clients:
             await client.disconnect()
-        return result
+        if self.process.returncode is None:
+            self.process.kill()
+        await self.process.wait()
+
+
+async def measure(args: argparse.Namespace) -> dict[str, dict]:
+    """Both servers up at once, their bursts taken in turns (ours, bare, ours, ...) so that
+    what else the machine does weighs on both alike; the median burst of each is kept."""
+    servers = {variant: Server(variant, args) for variant in ("ours", "bare")}
+    try:
+        for server in servers.values():
+            await server.start()
+        bursts: dict[str, list[dict]] = {variant: [] for variant in servers}
+        for _ in range(args.repeat):
+            for variant, server in servers.items():
+                bursts[variant].append(await server.phase(0))
+        results = {}
+        for variant, server in servers.items():
+            ordered = sorted(bursts[variant], key=lambda figures: figures["deliveries_per_s"])
+            results[variant] = {"burst": ordered[len(ordered) // 2], "paced": await server.phase(args.rate)}
+        return results
     finally:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
+        for server in servers.values():
+            if hasattr(server, "process"):
+                await server.stop()
 
 
 class Console:
@@ -505,8 +535,9 @@ def free_port() -> int:
 
 
 async def main(args: argparse.Namespace) -> None:
-    results = {"bare": await measure("bare", args), "ours": await measure("ours", args)}
-    print(f"{args.clients} clients, {args.rounds} events each per phase; paced at {args.rate}/s")
+    results = await measure(args)
+    print(f"{args.clients} clients, {args.rounds} events each per phase, bursts taken {args.repeat} times "
+          f"in turns (the median shown); paced at {args.rate}/s")
     print(f"{'variant':<8}{'phase':<7}{'deliveries/s':>14}{'p50 ms':>9}{'p99 ms':>9}{'server cpu ms/delivery':>24}")
     for variant in ("ours", "bare"):
         for phase, figures in results[variant].items():
@@ -526,6 +557,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=1000, help="Socket.IO clients (callers), up to 2000")
     parser.add_argument("--rounds", type=int, default=10, help="events per client in each phase")
     parser.add_argument("--rate", type=int, default=2000, help="events per second in the paced phase")
+    parser.add_argument("--repeat", type=int, default=3, help="bursts per variant, taken in turns")
     parser.add_argument("--monitor", action="store_true", help="the monitor run: supervisors watching a floor")
     parser.add_argument("--supervisors", type=int, default=50, help="monitor run: /monitor consoles")
     parser.add_argument("--callers", type=int, default=2000, help="monitor run: caller sessions on the floor")

@@ -540,22 +540,22 @@ class CallFlowEngine:
             batch = [await self._outbox.get()]
             while len(batch) < PUBLISH_BATCH and not self._outbox.empty():
                 batch.append(self._outbox.get_nowait())
+            logged = await self._append([(session.id, name, payload) for session, name, payload in batch])
             numbered = [{"account_id": session.account_id, "campaign_id": session.campaign.id,
-                         "caller_id": session.caller.id, **await self._append(session, name, payload)}
-                        for session, name, payload in batch]
+                         "caller_id": session.caller.id, **event} for (session, _, _), event in zip(batch, logged)]
             try:
                 await self.bus.publish(protocol.EVENTS, {"events": numbered})
             except BusError as exc:
                 # Kept in the log: a page that resyncs still gets them.
                 logger.warning("%d event(s) not sent: %s", len(numbered), exc)
 
-    async def _append(self, session: LiveSession, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def _append(self, events: list[tuple[int, str, dict[str, Any]]]) -> list[dict[str, Any]]:
         delay = 0.05
         while True:
             try:
-                return await self.event_log.append(session.id, name, payload)
+                return await self.event_log.append_many(events)
             except EventLogUnavailable as exc:
-                logger.warning("event %s of session %s waits for the event log: %s", name, session.id, exc)
+                logger.warning("%d event(s) wait for the event log: %s", len(events), exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 

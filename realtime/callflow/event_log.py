@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import abc
 import collections
-import datetime as dt
+import functools
 import json
 import logging
+import time
 from typing import Any
 
 import redis.asyncio
@@ -37,7 +38,22 @@ def stamp(session_id: int, name: str, payload: dict[str, Any], seq: int, at: str
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_at(time.time())
+
+
+def iso_at(epoch: float) -> str:
+    """``2026-12-04T18:25:29.123Z`` (UTC, milliseconds) for a Unix time. Every event and
+    floor row is stamped, so the seconds are formatted once per second, not per stamp."""
+    second = int(epoch)
+    micros = round((epoch - second) * 1e6)  # rounded to microseconds as datetime does
+    if micros >= 1_000_000:
+        second, micros = second + 1, micros - 1_000_000
+    return f"{_second_iso(second)}.{micros // 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=256)
+def _second_iso(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
 
 
 class EventLog(abc.ABC):
@@ -46,6 +62,11 @@ class EventLog(abc.ABC):
     @abc.abstractmethod
     async def append(self, session_id: int, name: str, payload: dict[str, Any]) -> Event:
         """Number the event, keep it, and return it stamped with ``seq``, ``at``, ``session_id``."""
+
+    async def append_many(self, events: list[tuple[int, str, dict[str, Any]]]) -> list[Event]:
+        """:meth:`append` for several ``(session_id, name, payload)`` at once, in order, all
+        or none; one round trip where the backend has them."""
+        return [await self.append(*event) for event in events]
 
     @abc.abstractmethod
     async def since(self, session_id: int, last_seq: int) -> list[Event] | None:
@@ -132,6 +153,21 @@ class RedisEventLog(EventLog):
         except (RedisError, OSError) as exc:
             raise EventLogUnavailable(f"the event log in Redis is unavailable: {exc}") from exc
         return stamp(session_id, name, payload, seq, at)
+
+    async def append_many(self, events: list[tuple[int, str, dict[str, Any]]]) -> list[Event]:
+        # A busy floor's events in one MULTI/EXEC: one round trip instead of one per event.
+        at = now_iso()
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                for session_id, name, payload in events:
+                    body = json.dumps({"event": name, "data": {**payload, "at": at, "session_id": session_id}},
+                                      separators=(",", ":"))
+                    key = f"{self._prefix}{session_id}"
+                    await self._append(keys=[f"{key}:seq", key], args=[body, self.keep, TTL_SECONDS], client=pipe)
+                seqs = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise EventLogUnavailable(f"the event log in Redis is unavailable: {exc}") from exc
+        return [stamp(session_id, name, payload, int(seq), at) for (session_id, name, payload), seq in zip(events, seqs)]
 
     async def since(self, session_id: int, last_seq: int) -> list[Event] | None:
         key = f"{self._prefix}{session_id}"

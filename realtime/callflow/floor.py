@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import datetime as dt
 import logging
 import math
+import time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -38,6 +38,7 @@ from realtime.dialer.queue import dialable
 from realtime.store.models import Household
 from realtime.store.types import utcnow
 
+from .event_log import iso_at
 from .states import State
 
 if TYPE_CHECKING:
@@ -58,10 +59,6 @@ STATS_SECONDS = 5.0
 LIVE_STATES = tuple(state.value for state in State if state is not State.ENDED)
 # States in which the session has a household in front of it.
 _WITH_LEAD = (State.PREVIEWING, State.DIALING, State.ON_CALL, State.TRANSFER)
-
-
-def iso(at: dt.datetime) -> str:
-    return at.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class FloorReporter:
@@ -109,7 +106,10 @@ class FloorReporter:
         self._wake.set()
 
     # -- rows -------------------------------------------------------------------------------------
-    def session_row(self, session: LiveSession, now: dt.datetime, clock: float) -> dict[str, Any]:
+    def session_row(self, session: LiveSession, now: float, clock: float,
+                    monitors: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
+        """The row of a session; ``now`` is wall-clock (Unix) time, ``monitors`` as
+        :meth:`Supervisors.monitors` has them."""
         phone = None
         if session.state in _WITH_LEAD and session.household is not None:
             phone = session.household.phone
@@ -117,11 +117,11 @@ class FloorReporter:
             phone = session.pending.household.get("phone")
         return {
             "session_id": session.id, "caller": session.caller.json(), "campaign_id": session.campaign.id,
-            "state": session.state.value, "since": iso(now - dt.timedelta(seconds=max(0.0, clock - session.state_since))),
-            "lead_phone": phone, "monitors": self.engine.supervisors.monitors(session.id),
+            "state": session.state.value, "since": iso_at(now - max(0.0, clock - session.state_since)),
+            "lead_phone": phone, "monitors": monitors.get(session.id, []),
         }
 
-    def campaign_row(self, dialer: CampaignDialer, callers: collections.Counter[str], now: dt.datetime,
+    def campaign_row(self, dialer: CampaignDialer, callers: collections.Counter[str], now: float,
                      clock: float) -> dict[str, Any]:
         campaign = dialer.campaign
         assert campaign is not None
@@ -131,7 +131,7 @@ class FloorReporter:
         if decisions:
             latest = decisions[-1]
             pacer = {"lines_to_dial": latest.lines_to_dial, "reason": latest.reason,
-                     "at": iso(now - dt.timedelta(seconds=max(0.0, clock - latest.at)))}
+                     "at": iso_at(now - max(0.0, clock - latest.at))}
         stats = self._stats.get(campaign.id, {})
         return {
             "campaign_id": campaign.id, "name": campaign.name, "dialer_mode": campaign.dialer_mode.value,
@@ -170,23 +170,24 @@ class FloorReporter:
         dirty_campaigns, self._dirty_campaigns = self._dirty_campaigns, set()
         monitoring, self._monitoring = self._monitoring, []
         phones, self._phones = self._phones, []
-        now, clock = utcnow(), engine.clock()
+        now, clock = time.time(), engine.clock()
         messages: dict[int, dict[str, Any]] = {}
 
         def message(account_id: int) -> dict[str, Any]:
             if account_id not in messages:
-                messages[account_id] = {"engine_id": engine.engine_id, "account_id": account_id, "at": iso(now),
+                messages[account_id] = {"engine_id": engine.engine_id, "account_id": account_id, "at": iso_at(now),
                                         "full": full, "sessions": [], "ended": [], "campaigns": [],
                                         "monitoring": [], "phones": []}
             return messages[account_id]
 
         live = [s for s in engine.sessions.values() if not s.ended]
+        monitors = engine.supervisors.monitors()
         for session in (live if full else dirty.values()):
             if session.ended:
                 message(session.account_id)["ended"].append(
                     {"session_id": session.id, "campaign_id": session.campaign.id, "reason": session.end_reason})
             else:
-                message(session.account_id)["sessions"].append(self.session_row(session, now, clock))
+                message(session.account_id)["sessions"].append(self.session_row(session, now, clock, monitors))
         callers: dict[int, collections.Counter[str]] = collections.defaultdict(collections.Counter)
         for session in live:
             callers[session.campaign.id][session.state.value] += 1

@@ -138,9 +138,13 @@ class Supervisors:
         task.add_done_callback(self._tasks.discard)
 
     # -- what the floor shows ----------------------------------------------------------------------
-    def monitors(self, session_id: int) -> list[dict[str, Any]]:
-        return [{"supervisor": desk.supervisor.json(), "mode": desk.mode} for desk in self.desks.values()
-                if desk.session is not None and desk.session.id == session_id and desk.mode is not None]
+    def monitors(self) -> dict[int, list[dict[str, Any]]]:
+        """Who monitors each watched session, and how (sessions nobody watches are absent)."""
+        watched: dict[int, list[dict[str, Any]]] = {}
+        for desk in self.desks.values():
+            if desk.session is not None and desk.mode is not None:
+                watched.setdefault(desk.session.id, []).append({"supervisor": desk.supervisor.json(), "mode": desk.mode})
+        return watched
 
     # -- commands ---------------------------------------------------------------------------------
     async def command(self, session: LiveSession, command: str, payload: dict[str, Any],
