@@ -9,6 +9,7 @@ import aiohttp
 from sqlalchemy import select
 
 from realtime import app_keys
+from realtime.callflow.recording import recording_url
 from realtime.store.models import Account, CallAttempt, DialerMode, UserRole
 from realtime.telephony.sim.pbx import AriError as SimAriError
 from realtime.telephony.sim.rest import PBX_KEY
@@ -147,3 +148,8 @@ async def test_a_recording_the_pbx_refuses_leaves_the_call_alone(product, floor,
     assert (await attempt_of(product, talked["call_id"])).recording_url is None
     await caller.ok("submit", {"call_id": talked["call_id"], "lead_id": talked["household"]["leads"][0]["id"],
                                "answers": answers_for(floor), "then": "continue", "key": "k-1"})
+
+
+def test_recording_urls_are_absolute_with_the_public_url():
+    assert recording_url(7, None) == "/v1/call_recordings/7"
+    assert recording_url(7, "https://dialer.example.com/") == "https://dialer.example.com/v1/call_recordings/7"
