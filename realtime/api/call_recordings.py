@@ -33,7 +33,7 @@ resource = Resource("call_recordings", None, "Call recordings: the audio of reco
                     path=PATH)
 
 
-async def reader_ctx(app: web.Application):  # type: ignore[no-untyped-def]
+async def reader_ctx(app: web.Application) -> AsyncIterator[None]:
     """A web-only process: an ARI client for reading stored recordings (no events websocket)."""
     settings = app[SETTINGS]
     client = AriClient(settings.ari_url or "", settings.ari_user, settings.ari_password, settings.ari_app)
