@@ -112,6 +112,11 @@ async def test_switching_recording_on_records_the_next_call_and_serves_its_audio
     assert (status, content_type) == (200, "audio/wav")
     assert audio[:4] == b"RIFF" and audio[8:12] == b"WAVE"
 
+    # An admin signed in to the console reads it with their session cookie, as other GETs.
+    async with aiohttp.ClientSession() as http:
+        async with http.get(product.url + url, headers={"Cookie": admin.cookie}) as response:
+            assert (response.status, (await response.read())[:4]) == (200, b"RIFF")
+
     # Not for another account's key, nor for a call that was not recorded.
     other = await seed_account(product.store, "Other floor")
     status, _, body = await fetch(product.url + url, other.api_key, other.api_auth)
@@ -119,6 +124,28 @@ async def test_switching_recording_on_records_the_next_call_and_serves_its_audio
     status, _, body = await fetch(f"{product.url}/v1/call_recordings/{(await attempt_of(product, unrecorded['call_id'])).id}",
                                   floor.api_key, floor.api_auth)
     assert status == 404 and b'"not-recorded"' in body
+
+
+async def test_a_cold_transfer_ends_the_recording_as_the_lead_leaves_the_conference(
+        product, floor, callers, simulator, far_end):
+    async with product.store.transaction() as db:
+        (await db.get(Account, floor.account_id)).record_calls = True
+    campaign = await add_campaign(product.store, floor, DialerMode.POWER, [phone(PERSON)])
+    _, username = await add_caller(product.store, floor, campaign)
+    caller = await callers(username).open()
+    async with aiohttp.ClientSession() as http:
+        seen = await RecordingsSeen.open(http, simulator)
+        await caller.ok("start")
+        connected = await caller.next("call_connected")
+        await seen.next_started()
+    ack = await caller.ok("transfer", {"transfer_id": floor.script.cold_transfer})
+    await caller.next("transfer_connected", transfer_id=ack["transfer_id"], kind="cold")
+    # Recorded up to the hand-over: stored while the lead still talks to the hotline.
+    url = await recorded(product, connected["call_id"])
+    assert url == (await attempt_of(product, connected["call_id"])).recording_url
+    assert await far_end.channel_ids(f"lead-{connected['call_id']}") == [f"lead-{connected['call_id']}"]
+    await far_end.hang_up(f"lead-{connected['call_id']}")
+    await caller.next("transfer_ended", transfer_id=ack["transfer_id"])
 
 
 async def test_a_recording_the_pbx_refuses_leaves_the_call_alone(product, floor, callers, simulator, monkeypatch):
