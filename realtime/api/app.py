@@ -106,8 +106,7 @@ def setup_api(app: web.Application) -> None:
         await app[LIMITER].close()
 
     app.on_cleanup.append(close_limiter)
-    if not settings.runs_engine and settings.ari_url:
-        app.cleanup_ctx.append(call_recordings.reader_ctx)  # recordings are read from the PBX
+    call_recordings.setup(app)  # recordings are read from the PBX
     for operation in [*(op for r in resources for op in r.operations), *ROOT.operations]:
         endpoint = _endpoint(operation)
         app.router.add_route(operation.method, operation.route_path, endpoint, name=operation.operation_id)

@@ -2,19 +2,22 @@
 
 The file stays where Asterisk wrote it (``/var/spool/asterisk/recording``); this streams it
 from the PBX (``GET /recordings/stored/<name>/file``) with a cap on its size and on the
-time the transfer may take. A process running the engine reads through its telephony; a
-``--role web`` process opens a REST-only ARI client of its own from the same settings
-(``REALTIME_ARI_URL``): it reads stored files and never controls a call. With the built-in
-simulator the recordings live inside the engine process, so a web-only process answers 503.
+time the transfer may take. Each process reads through an ARI client of its own (REST
+only: no events websocket, no call control), made from the same settings as the engine's
+(``REALTIME_ARI_URL``, or the engine's built-in simulator in a one-process server), so
+downloads never take the connections call control needs; a few at a time, more answer 503.
+A ``--role web`` process with the built-in simulator (which lives in the engine process)
+cannot reach the recordings: 503.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from realtime.api.errors import BadGateway, EngineUnavailable, NotFound
+from realtime.api.errors import BadGateway, EngineUnavailable, NotFound, ServerBusy
 from realtime.api.routing import Context, Resource
 from realtime.app_keys import SETTINGS, TELEPHONY
 from realtime.callflow.recording import PATH
@@ -27,24 +30,44 @@ logger = logging.getLogger(__name__)
 
 MAX_BYTES = 256 * 1024 * 1024  # an hour of 8 kHz 16-bit mono WAV is 58 MB
 TRANSFER_SECONDS = 120.0  # the whole file, from the PBX to the client
-READER: web.AppKey[AriClient] = web.AppKey("call_recordings_ari", AriClient)
+DOWNLOADS_AT_ONCE = 4  # per process
+RETRY_AFTER = 5
 
 resource = Resource("call_recordings", None, "Call recordings: the audio of recorded calls, by call attempt id",
                     path=PATH)
 
 
-async def reader_ctx(app: web.Application) -> AsyncIterator[None]:
-    """A web-only process: an ARI client for reading stored recordings (no events websocket)."""
-    settings = app[SETTINGS]
-    client = AriClient(settings.ari_url or "", settings.ari_user, settings.ari_password, settings.ari_app)
-    app[READER] = client
-    yield
-    await client.close()
+@dataclasses.dataclass
+class _Reader:
+    client: AriClient | None = None
+
+
+READER: web.AppKey[_Reader] = web.AppKey("call_recordings_reader", _Reader)
+
+
+def setup(app: web.Application) -> None:
+    app[READER] = _Reader()
+
+    async def close(app: web.Application) -> None:
+        if app[READER].client is not None:
+            await app[READER].client.close()
+
+    app.on_cleanup.append(close)
 
 
 def _pbx(app: web.Application) -> AriClient | None:
-    telephony = app.get(TELEPHONY)
-    return telephony.client if telephony is not None else app.get(READER)
+    """This process's client for reading recordings, made on first use (the engine's
+    simulator, if any, has its address only once the application runs)."""
+    reader = app[READER]
+    if reader.client is None:
+        settings = app[SETTINGS]
+        telephony = app.get(TELEPHONY)
+        url = telephony.client.base_url if telephony is not None else settings.ari_url
+        if not url:
+            return None
+        reader.client = AriClient(url, settings.ari_user, settings.ari_password, settings.ari_app,
+                                  max_concurrency=DOWNLOADS_AT_ONCE)
+    return reader.client
 
 
 def recording_name(attempt: CallAttempt) -> str | None:
@@ -65,6 +88,9 @@ async def read_call_recording(ctx: Context) -> web.StreamResponse:
     pbx = _pbx(ctx.request.app)
     if pbx is None:
         raise EngineUnavailable("this process cannot reach the PBX that keeps the recordings: set REALTIME_ARI_URL")
+    if pbx.busy:
+        raise ServerBusy(f"{DOWNLOADS_AT_ONCE} recordings are being downloaded from this server; retry in "
+                         f"{RETRY_AFTER} seconds", details={"retry_after": RETRY_AFTER})
     try:
         audio = await pbx.open_stored_recording(name, timeout=TRANSFER_SECONDS)
     except NoSuchRecording:

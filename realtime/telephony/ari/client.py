@@ -149,6 +149,11 @@ class AriClient:
     def health(self) -> ComponentHealth:
         return self._health
 
+    @property
+    def busy(self) -> bool:
+        """Every one of its ``max_concurrency`` requests is under way: the next one waits."""
+        return self._semaphore.locked()
+
     def on_health_change(self, callback: Callable[[ComponentHealth], None]) -> Registration:
         """``callback(health)`` (plain function, called inline) whenever the status changes."""
         return _register(self._health_callbacks, callback)
