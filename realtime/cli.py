@@ -128,6 +128,8 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
                         help="REALTIME_ALLOW_PRIVATE_URLS: let list downloads, numbers sources and webhooks reach "
                              "private addresses")
     parser.add_argument("--dial-in-number", help="REALTIME_DIAL_IN_NUMBER: the number callers phone to join by PIN")
+    parser.add_argument("--public-url", help="REALTIME_PUBLIC_URL: how clients reach this server, e.g. "
+                        "https://dialer.example.com (call recording URLs are absolute with it)")
     parser.add_argument("--metrics-port", type=int,
                         help="REALTIME_METRICS_PORT: serve /metrics on this port (default: none; the public port "
                              "itself puts it there)")

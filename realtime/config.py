@@ -48,6 +48,7 @@ class Settings:
     http_idle_timeout: float = 30.0  # seconds a connection may wait for (or send) a request's headers
     trunk_lines: int | None = None  # the trunk's capacity in lines at once; unset: the floor's own cap
     metrics_port: int | None = None  # /metrics on a listener of its own; unset: none; = port: the public port
+    public_url: str | None = None  # how clients reach this server (https://dialer.example.com): absolute links
 
     @property
     def uses_simulator(self) -> bool:
@@ -155,6 +156,8 @@ def _validate(s: Settings) -> None:
         _check_url("redis_url", s.redis_url, ("redis", "rediss", "unix"))
     if s.ari_url is not None:
         _check_url("ari_url", s.ari_url, ("http", "https"))
+    if s.public_url is not None:
+        _check_url("public_url", s.public_url, ("http", "https"))
     if s.role not in ROLES:
         raise ConfigError(f"{env_name('role')}: {s.role!r} is not one of {', '.join(ROLES)}")
     if s.sim_outcomes not in SIM_OUTCOMES:

@@ -133,7 +133,7 @@ async def _callflow_ctx(app: web.Application) -> AsyncIterator[None]:
         store=store, bus=app[app_keys.BUS], telephony=app[app_keys.TELEPHONY],
         event_log=app[app_keys.EVENT_LOG], engine_id=f"{socket.gethostname()}:{settings.port}",
         options=EngineOptions(dial_in_number=settings.dial_in_number, trunk_lines=settings.trunk_lines,
-                              allow_private_urls=settings.allow_private_urls),
+                              allow_private_urls=settings.allow_private_urls, public_url=settings.public_url),
         webhooks=app[app_keys.WEBHOOKS])
     engine.outcome_listeners.append(app[app_keys.METRICS].call_finished)
     try:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from realtime.api import (
     blocked_numbers,
     call_callers,  # noqa: F401 - adds the callers' routes to calls.resource
+    call_recordings,
     caller_groups,
     caller_sessions,
     callers,
@@ -81,6 +82,7 @@ RESOURCES_IN_ORDER = (
     recordings.resource,
     users.resource,
     reports.resource,
+    call_recordings.resource,
     caller_sessions.resource,
     supervisor_actions.resource,
     calls.resource,  # with its callers' routes (call_callers)
@@ -104,6 +106,7 @@ def setup_api(app: web.Application) -> None:
         await app[LIMITER].close()
 
     app.on_cleanup.append(close_limiter)
+    call_recordings.setup(app)  # recordings are read from the PBX
     for operation in [*(op for r in resources for op in r.operations), *ROOT.operations]:
         endpoint = _endpoint(operation)
         app.router.add_route(operation.method, operation.route_path, endpoint, name=operation.operation_id)

@@ -108,6 +108,13 @@ class EngineUnavailable(ApiError):
     error_id = "engine-unavailable"
 
 
+class BadGateway(ApiError):
+    """The PBX answered with an error (or too much) where the API relays what it holds."""
+
+    status = 502
+    error_id = "bad-gateway"
+
+
 def error_body(error_id: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"id": error_id, "message": message, "details": details or {}}}
 
@@ -129,5 +136,6 @@ DESCRIPTIONS = {
     415: "Unsupported content type",
     422: "Invalid fields; details.fields names every one",
     429: "Rate limit exceeded; see Retry-After",
+    502: "The PBX did not give what it holds (an error, or too much)",
     503: "The server is busy (retry after Retry-After seconds), or no calling engine answered (try again)",
 }

@@ -73,7 +73,7 @@ class CallJobs:
                  allow_private: bool = False) -> None:
         self.engine = engine
         self.notifier = CallStateNotifier(engine.store, wake_deliveries=webhooks.notify if webhooks else None,
-                                          clock=engine.clock)
+                                          clock=engine.clock, recording_of=engine.recorder.outcome)
         self.webhooks = webhooks
         self.allow_private = allow_private
         # How numbers are fetched; tests shorten them.

@@ -52,6 +52,7 @@ from .event_log import EventLog, EventLogUnavailable
 from .floor import FloorReporter
 from .households import household_json
 from .leases import Leases
+from .recording import CallRecorder
 from .session import ActiveTransfer, CallerInfo, LiveSession, Pending
 from .states import State
 from .supervision import Supervisors
@@ -78,6 +79,7 @@ class EngineOptions:
     tick_seconds: float = 1.0
     trunk_lines: int | None = None  # the trunk's capacity, which every campaign's lines respect
     allow_private_urls: bool = False  # call jobs' numbers sources may be on private addresses
+    public_url: str | None = None  # the server's public base URL, for recording URLs
 
 
 class _Port:
@@ -139,6 +141,7 @@ class CallFlowEngine:
         self.supervisors = Supervisors(self)  # monitoring and kicks (see .supervision)
         self.floor = FloorReporter(self)  # what supervisors see (see .floor)
         self.outcome_listeners: list[Callable[[LiveCall], None]] = []  # every call's end, e.g. for /metrics
+        self.recorder = CallRecorder(store, telephony, self.queue, public_url=options.public_url)
         self.jobs = CallJobs(self, webhooks=webhooks, allow_private=options.allow_private_urls)  # call-API jobs
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -178,6 +181,7 @@ class CallFlowEngine:
         for dialer in list(self._dialers.values()):
             await dialer.stop(keep_connected=True)
         await self._drain()
+        await self.recorder.close()
         await self.jobs.close()
         for task in self._tasks[:2]:
             task.cancel()

@@ -38,6 +38,7 @@ from realtime.store.types import utcnow
 from realtime.telephony import Verdict
 from realtime.webhooks import enqueue
 
+from .recording import FINISH_WAIT_SECONDS
 from .states import State
 
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ CATALOGUE: dict[str, tuple[str, ...]] = {
     "numbers_resumed": (),
     "job_ended": ("reason",),
 }
+# Fields a notification has only sometimes.
+OPTIONAL: dict[str, tuple[str, ...]] = {"hung_up": ("recording_url",)}
 COMMON = ("event", "job_id", "call_id", "caller_id", "sequence", "at")
 
 # The dialer's outcome -> hung_up {status}.
@@ -78,6 +81,9 @@ STATUS = {
     CallStatus.ABANDONED: "abandoned",
 }
 CALL_KEPT_SECONDS = 3600.0  # an ended call is remembered this long (its caller's wrap-up, a late word of it)
+# hung_up waits this long at most for a recorded call's file to be complete, so that it
+# can carry recording_url; the call's later notifications wait behind it, in order.
+RECORDING_WAIT_SECONDS = FINISH_WAIT_SECONDS + 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +98,8 @@ class Notice:
     at: dt.datetime = dataclasses.field(default_factory=utcnow)
 
     def __post_init__(self) -> None:
-        if set(self.fields) != set(CATALOGUE[self.event]):
+        required = set(CATALOGUE[self.event])
+        if not required <= set(self.fields) <= required | set(OPTIONAL.get(self.event, ())):
             raise TypeError(f"{self.event} takes {CATALOGUE[self.event]}, not {sorted(self.fields)}")
 
     @property
@@ -165,14 +172,17 @@ class _Call:
     ringing: bool = False
     answered: bool = False
     ready: bool = False  # its caller's wrap-up is over
+    held: list[Notice] | None = None  # while hung_up waits for the recording: what comes after it
 
 
 class CallStateNotifier:
     """Turns a job's session events, lines and outcomes into notifications, and writes them."""
 
     def __init__(self, store: Store, *, wake_deliveries: Callable[[], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 recording_of: Callable[[str], asyncio.Future[str | None] | None] | None = None) -> None:
         self.store = store
+        self.recording_of = recording_of  # a call's recording URL to come (see .recording)
         self.wake_deliveries = wake_deliveries
         self.clock = clock
         self._queue: asyncio.Queue[Notice] = asyncio.Queue()
@@ -312,12 +322,40 @@ class CallStateNotifier:
             self._put(Notice(job_id, "abandoned", call_id, call.caller))
         elif status == "voicemail_left":
             self._put(Notice(job_id, "voicemail_left", call_id, call.caller))
-        self._put(Notice(job_id, "hung_up", call_id, call.caller,
-                         fields={"status": status, "by": by, "duration_s": _duration(call.leg)}))
+        fields = {"status": status, "by": by, "duration_s": _duration(call.leg)}
+        recording = self.recording_of(call_id) if self.recording_of is not None else None
+        if recording is None or recording.done():
+            self._say_hung_up(job_id, call_id, call, fields, recording)
+            return
+        # Recorded: the file is complete a moment after the hang-up; hung_up says where it is.
+        call.held = []
+
+        def say(*_: Any) -> None:
+            if call.held is None:
+                return  # said already: on the recording's end or the wait's, whichever came first
+            timer.cancel()
+            self._say_hung_up(job_id, call_id, call, fields, recording)
+
+        timer = asyncio.get_running_loop().call_later(RECORDING_WAIT_SECONDS, say)
+        recording.add_done_callback(say)
+
+    def _say_hung_up(self, job_id: int, call_id: str, call: _Call, fields: dict[str, Any],
+                     recording: asyncio.Future[str | None] | None) -> None:
+        held, call.held = call.held or [], None
+        url = recording.result() if recording is not None and recording.done() else None
+        if url:
+            fields["recording_url"] = url
+        self._put(Notice(job_id, "hung_up", call_id, call.caller, fields=fields))
+        for notice in held:
+            self._put(notice)
         if call.caller is None or call.ready:
-            del self._calls[call_id]  # nobody will be ready after it, or they were already
+            self._calls.pop(call_id, None)  # nobody will be ready after it, or they were already
 
     def _put(self, notice: Notice) -> None:
+        call = self._calls.get(notice.call_id) if notice.call_id is not None else None
+        if call is not None and call.held is not None:
+            call.held.append(notice)  # after the call's hung_up, still waiting for its recording
+            return
         self._queue.put_nowait(notice)
 
     # -- writing ------------------------------------------------------------------------------

@@ -493,6 +493,8 @@ class LiveSession:
             except (CallEnded, TelephonyError, AriError) as exc:
                 # The lead hung up as it was bridged: a call of no length, ended below.
                 logger.info("session %s: lead %s not bridged: %s", self.id, call.call_id, exc)
+            else:
+                self.engine.recorder.record(self.account_id, self.conference.bridge_id, call)
             call.leg.ended.add_done_callback(
                 lambda done: self.locked(lambda: self._lead_gone(call, done.result()), "lead hung up"))
             if self.keypad is not None:

@@ -17,13 +17,14 @@ from sqlalchemy import select
 from realtime import app_keys
 from realtime.store import migrate
 from realtime.store.database import Store
-from realtime.store.models import CallAttempt, CallStatus, Household, HouseholdStatus
+from realtime.store.models import Account, CallAttempt, CallStatus, Household, HouseholdStatus
 from tests.channels.conftest import SIM_PASSWORD, SIM_USER, Product, start_product
 from tests.channels.floor import BUSY, MACHINE, NO_ANSWER, PERSON, SHORT_TALK, add_recording, phone, seed_account
 
 from tests.processes import Serving
 
 from .integrator import CallApi, Integrator
+from .test_recording import RecordingsSeen, fetch
 
 # What every call's notifications look like, by how it went.
 TALKED = ["dialing", "ringing", "answered", "connected", "hung_up", "caller_ready"]
@@ -94,6 +95,29 @@ async def test_a_power_job_from_phone_numbers_notifies_every_change_of_each_call
     delivery = next(n["_envelope"]["id"] for n in integrator.received if n["event"] == "hung_up"
                     and n["call_id"] == call_id)
     assert integrator.paths[delivery] == f"/calls/{call_id}/callers/alice/state_change"
+
+
+async def test_a_recorded_call_says_where_its_recording_is_when_it_hangs_up(api, integrator, product, floor,
+                                                                            simulator):
+    async with product.store.transaction() as db:
+        (await db.get(Account, floor.account_id)).record_calls = True
+    async with aiohttp.ClientSession() as http:
+        seen = await RecordingsSeen.open(http, simulator)
+        job = await api.start_job(**job_params(integrator, "Power", phone_number=[phone(PERSON)]))
+        await api.add_caller(job["id"], "alice", phone=phone(PERSON), name="Alice")
+        call_id = (await integrator.next("connected", caller_id="alice"))["call_id"]
+        await seen.next_started()
+    await api.command(job["id"], "alice", "hangup")
+    hung_up = await integrator.next("hung_up", call_id=call_id)
+    [talked] = [a for a in await attempts(product, job["id"]) if a.channel_id == f"lead-{call_id}"]
+    assert hung_up["recording_url"] == talked.recording_url == f"/v1/call_recordings/{talked.id}"
+    assert (hung_up["status"], hung_up["by"]) == ("completed", "caller")
+    status, content_type, audio = await fetch(product.url + hung_up["recording_url"], floor.api_key, floor.api_auth)
+    assert (status, content_type, audio[:4]) == (200, "audio/wav", b"RIFF")
+    await api.command(job["id"], "alice", "ready")
+    await integrator.next("caller_ready", call_id=call_id)
+    assert integrator.of_call(call_id) == TALKED  # hung_up waited for the recording, nothing overtook it
+    assert [n["sequence"] for n in integrator.received if n["call_id"] == call_id] == [1, 2, 3, 4, 5, 6]
 
 
 async def talk_and_hang_up(api: CallApi, integrator: Integrator, job_id: int, reference: str, seen: set[str],

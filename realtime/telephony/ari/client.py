@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import inspect
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Union
 from urllib.parse import quote
 
@@ -39,11 +40,12 @@ from .errors import (
     NoSuchBridge,
     NoSuchChannel,
     NoSuchPlayback,
+    NoSuchRecording,
     TelephonyUnavailable,
     error_for_status,
 )
 from .events import ApplicationReplaced, BridgeGone, ChannelGone, decode_event, now
-from .models import Bridge, Channel, Playback
+from .models import Bridge, Channel, LiveRecording, Playback
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ HANGUP_REASONS = frozenset({
 })
 MUTE_DIRECTIONS = frozenset({"both", "in", "out"})
 SNOOP_DIRECTIONS = frozenset({"none", "both", "out", "in"})
+IF_EXISTS = frozenset({"fail", "overwrite", "append"})
+TERMINATE_ON = frozenset({"none", "any", "*", "#"})
 
 # RFC 3986 path-segment characters: channel ids such as "call-1;2" stay readable.
 _PATH_SAFE = "!$&'()*+,;=:@"
@@ -144,6 +148,11 @@ class AriClient:
 
     def health(self) -> ComponentHealth:
         return self._health
+
+    @property
+    def busy(self) -> bool:
+        """Every one of its ``max_concurrency`` requests is under way: the next one waits."""
+        return self._semaphore.locked()
 
     def on_health_change(self, callback: Callable[[ComponentHealth], None]) -> Registration:
         """``callback(health)`` (plain function, called inline) whenever the status changes."""
@@ -407,6 +416,71 @@ class AriClient:
         )
         return Playback.from_json(body)
 
+    async def record_bridge(
+        self,
+        bridge_id: str,
+        name: str,
+        *,
+        format: str = "wav",
+        max_duration_seconds: int | None = None,
+        max_silence_seconds: int | None = None,
+        if_exists: str | None = None,
+        beep: bool | None = None,
+        terminate_on: str | None = None,
+    ) -> LiveRecording:
+        """Record the bridge's mixed audio as ``<name>.<format>`` (state ``queued``); the
+        outcome arrives as ``RecordingStarted`` then ``RecordingFinished``/``RecordingFailed``,
+        routed to the bridge's handlers. Asterisk answers 409 (:class:`AriConflict`) when
+        the name is recording already, or is stored and ``if_exists`` is ``fail`` (its default),
+        and 422 for a format it does not know."""
+        _check_choice("if_exists", if_exists, IF_EXISTS)
+        _check_choice("terminate_on", terminate_on, TERMINATE_ON)
+        for value, what in ((name, "name"), (format, "format")):
+            if not value:
+                raise ValueError(f"a recording needs a {what}")
+        body = await self._request(
+            "POST", _path("bridges", bridge_id, "record"),
+            params={
+                "name": name, "format": format, "maxDurationSeconds": max_duration_seconds,
+                "maxSilenceSeconds": max_silence_seconds, "ifExists": if_exists, "beep": beep,
+                "terminateOn": terminate_on,
+            },
+            not_found=NoSuchBridge,
+        )
+        return LiveRecording.from_json(body)
+
+    # -- recordings -----------------------------------------------------------------
+    async def get_live_recording(self, name: str) -> LiveRecording:
+        return LiveRecording.from_json(
+            await self._request("GET", _path("recordings", "live", name), not_found=NoSuchRecording)
+        )
+
+    async def stop_recording(self, name: str) -> None:
+        """Stop and keep a live recording; ``RecordingFinished`` follows."""
+        await self._request("POST", _path("recordings", "live", name, "stop"), not_found=NoSuchRecording)
+
+    async def delete_stored_recording(self, name: str) -> None:
+        await self._request("DELETE", _path("recordings", "stored", name), not_found=NoSuchRecording)
+
+    async def open_stored_recording(self, name: str, *, timeout: float | None = None) -> RecordingFile:
+        """``GET /recordings/stored/{name}/file``: the audio's type and length at once, its
+        bytes from :meth:`RecordingFile.chunks`; use it as ``async with`` (it holds one of
+        the client's connections). ``timeout`` bounds the whole transfer (default: the
+        client's request timeout). Raises :class:`NoSuchRecording`."""
+        path = _path("recordings", "stored", name, "file")
+        stack = contextlib.AsyncExitStack()
+        try:
+            response = await stack.enter_async_context(self._exchange("GET", path, timeout=timeout))
+            if response.status >= 300:
+                payload = await response.read()
+                raise error_for_status(
+                    response.status, _error_text(payload, response.reason or ""), not_found=NoSuchRecording
+                )
+        except BaseException:
+            await stack.aclose()
+            raise
+        return RecordingFile(path, response, stack)
+
     # -- playbacks and subscriptions ----------------------------------------------
     async def get_playback(self, playback_id: str) -> Playback:
         return Playback.from_json(
@@ -475,29 +549,44 @@ class AriClient:
         not_found: type[AriNotFound] = AriNotFound,
         allocation_failure: type[AriError] = TelephonyUnavailable,
     ) -> Any:
-        session = self._http()
-        url = URL(self.base_url + path, encoded=True)
-        query = _query(params or {})
         # Only `variables` needs a body; everything else goes in the query string.
         body = {"variables": _variables(variables)} if variables else None
-        async with self._semaphore:
-            try:
-                async with session.request(method, url, params=query, json=body) as resp:
-                    payload = await resp.read()
-                    status = resp.status
-                    reason = resp.reason or ""
-            except asyncio.TimeoutError:
-                raise TelephonyUnavailable(
-                    f"{method} {path}: no reply within {self._request_timeout:g}s"
-                ) from None
-            except (aiohttp.ClientError, OSError) as exc:
-                raise TelephonyUnavailable(f"{method} {path}: {exc or type(exc).__name__}") from None
-        logger.debug("ARI %s %s %s -> %d", method, path, query, status)
+        async with self._exchange(method, path, params=params, body=body) as resp:
+            payload = await resp.read()
+            status = resp.status
+            reason = resp.reason or ""
         if status < 300:
             return json.loads(payload) if payload else None
         raise error_for_status(
             status, _error_text(payload, reason), not_found=not_found, allocation_failure=allocation_failure
         )
+
+    @contextlib.asynccontextmanager
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        timeout: float | None = None,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """One request and its reply (status and headers read, body not yet), with
+        transport failures as :class:`TelephonyUnavailable`."""
+        session = self._http()
+        url = URL(self.base_url + path, encoded=True)
+        query = _query(params or {})
+        limit = self._request_timeout if timeout is None else timeout
+        options = {} if timeout is None else {"timeout": aiohttp.ClientTimeout(total=timeout)}
+        async with self._semaphore:
+            try:
+                async with session.request(method, url, params=query, json=body, **options) as resp:
+                    logger.debug("ARI %s %s %s -> %d", method, path, query, resp.status)
+                    yield resp
+            except asyncio.TimeoutError:
+                raise TelephonyUnavailable(f"{method} {path}: no reply within {limit:g}s") from None
+            except (aiohttp.ClientError, OSError) as exc:
+                raise TelephonyUnavailable(f"{method} {path}: {exc or type(exc).__name__}") from None
 
     # -- events websocket ---------------------------------------------------------
     def _events_url(self) -> URL:
@@ -627,6 +716,36 @@ class AriClient:
                 registration.handler(self._health)
             except Exception:
                 logger.exception("ARI health callback %r failed", registration.handler)
+
+
+class RecordingFile:
+    """A stored recording being read from Asterisk: ``content_type`` and ``size`` (bytes,
+    None when not announced) from its headers, the audio from :meth:`chunks`."""
+
+    def __init__(self, path: str, response: aiohttp.ClientResponse, stack: contextlib.AsyncExitStack) -> None:
+        self.content_type = response.headers.get("Content-Type", "application/octet-stream")
+        self.size = response.content_length
+        self._path = path
+        self._response = response
+        self._stack = stack
+
+    async def chunks(self, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.content.iter_chunked(size):
+                yield chunk
+        except asyncio.TimeoutError:
+            raise TelephonyUnavailable(f"GET {self._path}: the audio stopped coming") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise TelephonyUnavailable(f"GET {self._path}: {exc or type(exc).__name__}") from None
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+
+    async def __aenter__(self) -> RecordingFile:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
 
 
 def _register(table: dict[str, list[Registration]], callback: Callable[..., Any]) -> Registration:

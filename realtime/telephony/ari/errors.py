@@ -39,6 +39,10 @@ class NoSuchPlayback(AriNotFound):
     error_id = "no-such-playback"
 
 
+class NoSuchRecording(AriNotFound):
+    error_id = "no-such-recording"
+
+
 class AriBadRequest(AriError):
     """400: a parameter Asterisk refused (also: an unknown channel id in addChannel)."""
 

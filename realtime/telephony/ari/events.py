@@ -18,7 +18,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Any, Callable, ClassVar, Generic, Mapping, TypeVar
 
-from .models import Bridge, Channel, Playback, parse_timestamp
+from .models import Bridge, Channel, LiveRecording, Playback, parse_timestamp, split_target
 
 logger = logging.getLogger(__name__)
 
@@ -324,12 +324,11 @@ class ChannelTalkingFinished(ChannelEvent):
 
 
 @dataclasses.dataclass(kw_only=True)
-class PlaybackEvent(Event):
-    playback = _Nested(Playback.from_json)
-    _required = ("playback",)
+class _TargetedEvent(Event):
+    """About a playback or a recording: routed to its target (``channel:<id>``/``bridge:<id>``)."""
 
     def _target(self, kind: str) -> tuple[str, ...]:
-        target_kind, _, target_id = self.raw["playback"].get("target_uri", "").partition(":")
+        target_kind, target_id = split_target(self.raw[self._required[0]].get("target_uri", ""))
         return (target_id,) if target_kind == kind else ()
 
     @property
@@ -339,6 +338,12 @@ class PlaybackEvent(Event):
     @property
     def bridge_ids(self) -> tuple[str, ...]:
         return self._target("bridge")
+
+
+@dataclasses.dataclass(kw_only=True)
+class PlaybackEvent(_TargetedEvent):
+    playback = _Nested(Playback.from_json)
+    _required = ("playback",)
 
 
 @_event
@@ -357,6 +362,30 @@ class PlaybackContinuing(PlaybackEvent):
 @dataclasses.dataclass(kw_only=True)
 class PlaybackFinished(PlaybackEvent):
     """``playback.state`` is ``done``, or ``failed`` (missing file, channel hung up)."""
+
+
+@dataclasses.dataclass(kw_only=True)
+class RecordingEvent(_TargetedEvent):
+    recording = _Nested(LiveRecording.from_json)
+    _required = ("recording",)
+
+
+@_event
+@dataclasses.dataclass(kw_only=True)
+class RecordingStarted(RecordingEvent):
+    """``recording.state`` is ``recording``."""
+
+
+@_event
+@dataclasses.dataclass(kw_only=True)
+class RecordingFinished(RecordingEvent):
+    """``recording.state`` is ``done`` (stopped, bridge gone, limit reached); ``duration`` in seconds."""
+
+
+@_event
+@dataclasses.dataclass(kw_only=True)
+class RecordingFailed(RecordingEvent):
+    """``recording.state`` is ``failed``, ``recording.cause`` says why."""
 
 
 @_event
@@ -413,6 +442,10 @@ class BridgeGone(Event):
         return (self.bridge_id,)
 
 
+# What names a nested object of a frame: recordings have a name, everything else an id.
+_IDENTITY = {"recording": "name"}
+
+
 def now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -432,8 +465,9 @@ def decode_event(data: Mapping[str, Any]) -> Event:
         return UnknownEvent(**common)
     try:
         for key in cls._required:
-            if not isinstance(data[key], dict) or not isinstance(data[key]["id"], str):
-                raise ValueError(f"{key} has no id")
+            ident = _IDENTITY.get(key, "id")
+            if not isinstance(data[key], dict) or not isinstance(data[key][ident], str):
+                raise ValueError(f"{key} has no {ident}")
         return cls(**common, **cls._fields(data))
     except (KeyError, TypeError, ValueError) as exc:
         logger.warning("undecodable ARI %s event (%s): %.300r", event_type, exc, data)

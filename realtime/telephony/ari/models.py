@@ -1,7 +1,7 @@
-"""ARI resource objects (Channel, Bridge, Playback) decoded from Asterisk's JSON.
+"""ARI resource objects (Channel, Bridge, Playback, LiveRecording) decoded from Asterisk's JSON.
 
 Field names follow the ARI models of Asterisk 22 (``channels.json``, ``bridges.json``,
-``playbacks.json``); optional fields Asterisk leaves out decode to ``None``/empty.
+``playbacks.json``, ``recordings.json``); optional fields Asterisk leaves out decode to ``None``/empty.
 Objects are snapshots of one moment: treat them as read-only (Channel, Bridge and
 Playback are not frozen only because frozen dataclasses cost three times as much to
 build, and one is built for nearly every event).
@@ -11,6 +11,12 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timezone
 from typing import Any, Mapping, NamedTuple
+
+
+def split_target(uri: str) -> tuple[str, str]:
+    """``"bridge:conf-1"`` -> ``("bridge", "conf-1")`` (a playback's or recording's target)."""
+    kind, _, target_id = uri.partition(":")
+    return kind, target_id
 
 
 def parse_timestamp(value: str | None) -> datetime | None:
@@ -139,8 +145,7 @@ class Playback:
     @property
     def target(self) -> tuple[str, str]:
         """``("channel", id)`` or ``("bridge", id)`` from ``target_uri``."""
-        kind, _, target_id = self.target_uri.partition(":")
-        return kind, target_id
+        return split_target(self.target_uri)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Playback:
@@ -151,4 +156,37 @@ class Playback:
             state=data.get("state", ""),
             language=data.get("language"),
             next_media_uri=data.get("next_media_uri"),
+        )
+
+
+@dataclasses.dataclass(slots=True)
+class LiveRecording:
+    """A recording in progress or just ended: ``state`` queued, recording, paused, done,
+    failed or canceled; ``duration`` (seconds) once it is done; ``cause`` when it failed."""
+
+    name: str
+    format: str = ""
+    target_uri: str = ""
+    state: str = ""
+    duration: int | None = None
+    talking_duration: int | None = None
+    silence_duration: int | None = None
+    cause: str | None = None
+
+    @property
+    def target(self) -> tuple[str, str]:
+        """``("channel", id)`` or ``("bridge", id)`` from ``target_uri``."""
+        return split_target(self.target_uri)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LiveRecording:
+        return cls(
+            name=data["name"],
+            format=data.get("format", ""),
+            target_uri=data.get("target_uri", ""),
+            state=data.get("state", ""),
+            duration=data.get("duration"),
+            talking_duration=data.get("talking_duration"),
+            silence_duration=data.get("silence_duration"),
+            cause=data.get("cause"),
         )

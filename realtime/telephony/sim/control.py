@@ -4,7 +4,7 @@ Lets a test play the far end (DTMF, hang up), choose outcomes, break the events
 websockets, restart the "Asterisk", and read what happened with the simulator's own
 timestamps. Same credentials as ARI. JSON bodies or query parameters.
 
-    GET    /_sim/journal                  {"speed", "channels": [...], "playbacks": [...]}
+    GET    /_sim/journal                  {"speed", "channels": [...], "playbacks": [...], "recordings": [...]}
     DELETE /_sim/journal
     POST   /_sim/inbound                  app, args?, from?, name?, to?, endpoint=trunk, context=from-trunk
                                           (a phone calls in; answers the new channel's JSON)

@@ -13,14 +13,18 @@ class Journal:
     def __init__(self) -> None:
         self.channels: deque[dict] = deque(maxlen=KEEP)
         self.playbacks: deque[dict] = deque(maxlen=KEEP)
+        self.recordings: deque[dict] = deque(maxlen=KEEP)
         self._live_channels: dict[str, dict] = {}
         self._live_playbacks: dict[str, dict] = {}
+        self._live_recordings: dict[str, dict] = {}
 
     def clear(self) -> None:
         self.channels.clear()
         self.playbacks.clear()
+        self.recordings.clear()
         self._live_channels.clear()
         self._live_playbacks.clear()
+        self._live_recordings.clear()
 
     def channel_created(self, channel_id: str, name: str, endpoint: str, outcome: str | None) -> None:
         record = {"id": channel_id, "name": name, "endpoint": endpoint, "outcome": outcome,
@@ -51,6 +55,18 @@ class Journal:
         if record is not None:
             record.update(finished_at=time.time(), state=state)
 
+    def recording_started(self, name: str, target_uri: str) -> None:
+        record = {"name": name, "target_uri": target_uri, "started_at": time.time(), "finished_at": None,
+                  "state": "recording", "duration": None}
+        self.recordings.append(record)
+        self._live_recordings[name] = record
+
+    def recording_finished(self, name: str, state: str, duration: int | None) -> None:
+        record = self._live_recordings.pop(name, None)
+        if record is not None:
+            record.update(finished_at=time.time(), state=state, duration=duration)
+
     def json(self, speed: float) -> dict:
         """Times are wall-clock epoch seconds; multiply differences by `speed` for simulated time."""
-        return {"speed": speed, "channels": list(self.channels), "playbacks": list(self.playbacks)}
+        return {"speed": speed, "channels": list(self.channels), "playbacks": list(self.playbacks),
+                "recordings": list(self.recordings)}

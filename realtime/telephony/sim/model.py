@@ -1,11 +1,13 @@
-"""The simulated PBX's objects (channels, bridges, playbacks) and their ARI JSON shapes.
+"""The simulated PBX's objects (channels, bridges, playbacks, recordings) and their ARI JSON shapes.
 
 Key order of every JSON object follows what Asterisk 22 puts on the wire.
 """
 from __future__ import annotations
 
 import asyncio
+import io
 import time
+import wave
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -107,6 +109,52 @@ class Playback:
         return body
 
 
+@dataclass
+class LiveRecording:
+    """A bridge being recorded (Asterisk's Recorder channel, not modelled as a channel)."""
+
+    name: str
+    format: str
+    target_uri: str
+    bridge: object = None            # the Bridge it records
+    max_duration: int = 0            # simulated seconds; 0 = no limit
+    state: str = "queued"
+    started_at: float | None = None  # loop time of RecordingStarted
+    duration: int | None = None      # whole simulated seconds, once done
+    timer: asyncio.Handle | None = None
+
+    def json(self) -> dict:
+        # res_stasis_recording.c packs name, format, state, target_uri, then the duration.
+        body = {"name": self.name, "format": self.format, "state": self.state, "target_uri": self.target_uri}
+        if self.duration is not None:
+            body["duration"] = self.duration
+        return body
+
+
+WAV_RATE = 8000
+WAV_MAX_SECONDS = 60  # the stored file's audio is silence; no need to hold an hour of it
+
+
+@dataclass
+class StoredRecording:
+    name: str
+    format: str
+    duration: int
+
+    def json(self) -> dict:
+        return {"name": self.name, "format": self.format}
+
+    def audio(self) -> bytes:
+        """A valid file of the recording's length (capped): 8 kHz mono 16-bit silence."""
+        out = io.BytesIO()
+        with wave.open(out, "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(WAV_RATE)
+            wav.writeframes(bytes(2 * WAV_RATE * min(self.duration, WAV_MAX_SECONDS)))
+        return out.getvalue()
+
+
 class Channel:
     """One channel; a Local channel is two of these (`half` points at the other)."""
 
@@ -191,6 +239,7 @@ class Bridge:
     channels: list[Channel] = field(default_factory=list)
     subscribers: set[str] = field(default_factory=set)
     playbacks: deque[Playback] = field(default_factory=deque)
+    recordings: list[LiveRecording] = field(default_factory=list)
     grew_past_two: bool = False
     moh_playing: bool = False
 

@@ -1,4 +1,4 @@
-"""The simulated PBX: channels, bridges, playbacks and the events they produce.
+"""The simulated PBX: channels, bridges, playbacks, recordings and the events they produce.
 
 Operations mirror ARI calls and raise `AriError` the way Asterisk 22 answers them; call
 progress runs on loop timers (``call_later``), one set per channel, so thousands of calls
@@ -17,8 +17,8 @@ from . import farend
 from .config import SimConfig
 from .farend import FarEnd, Outcomes
 from .journal import Journal
-from .model import (HANGUP_REASONS, SIP_RESPONSE, Bridge, Channel, Playback, ari_time, cause_text,
-                    dial_status)
+from .model import (HANGUP_REASONS, SIP_RESPONSE, Bridge, Channel, LiveRecording, Playback, StoredRecording,
+                    ari_time, cause_text, dial_status)
 from .stasis import Applications
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,10 @@ AMD_MACHINE_SECONDS = 2.3
 DTMF_DIGIT_SECONDS = 0.1
 DTMF_GAP_SECONDS = 0.25
 DTMF_DIGITS = set("0123456789ABCD*#")
+# File formats Asterisk's format modules usually register (ast_get_format_for_file_ext).
+RECORDING_FORMATS = {"wav", "WAV", "wav49", "gsm", "ulaw", "alaw", "sln", "g722", "g729", "ogg", "h264"}
+RECORDING_TERMINATIONS = {"", "none", "any", "*", "#"}
+RECORDING_IF_EXISTS = {"", "fail", "overwrite", "append"}
 
 
 class AriError(Exception):
@@ -82,6 +86,8 @@ class Pbx:
         self.channels: dict[str, Channel] = {}
         self.bridges: dict[str, Bridge] = {}
         self.playbacks: dict[str, Playback] = {}
+        self.recordings: dict[str, LiveRecording] = {}       # live, by name
+        self.stored: dict[str, StoredRecording] = {}          # on "disk": kept across restarts
         self._sequence: dict[str, int] = {}
         self.started_at = time.time()
 
@@ -179,6 +185,18 @@ class Pbx:
         if bridge is None:
             raise AriError(404, "Bridge not found")
         return bridge
+
+    def live_recording(self, name: str) -> LiveRecording:
+        recording = self.recordings.get(name)
+        if recording is None:
+            raise AriError(404, "Recording not found")
+        return recording
+
+    def stored_recording(self, name: str) -> StoredRecording:
+        recording = self.stored.get(name)
+        if recording is None:
+            raise AriError(404, "Recording not found")
+        return recording
 
     def playback(self, playback_id: str) -> Playback:
         playback = self.playbacks.get(playback_id)
@@ -736,6 +754,10 @@ class Pbx:
             # out, and the music ends by itself.
             bridge.moh_playing = False
         self._bridge_event(bridge, "ChannelLeftBridge", channel)
+        if not bridge.channels:
+            # The Recorder channel is pushed in as LONELY too: alone, its recording ends.
+            for recording in list(bridge.recordings):
+                self._finish_recording(recording)
 
     def bridge_moh(self, bridge_id: str, on: bool) -> None:
         """No audio is simulated, only whether music plays: starting it again is fine,
@@ -751,6 +773,8 @@ class Pbx:
             self._leave_bridge(channel)
         for playback in list(bridge.playbacks):
             self._finish_playback(playback, "done", start_next=False)
+        for recording in list(bridge.recordings):
+            self._finish_recording(recording)
         del self.bridges[bridge_id]
         self._bridge_event(bridge, "BridgeDestroyed")
 
@@ -865,6 +889,77 @@ class Pbx:
             playback.index, playback.state = 0, "playing"
             self._schedule_media(playback, media_seconds(playback.media_uri))
 
+    # ------------------------------------------------------------------ recordings
+
+    def record_bridge(self, bridge_id: str, params: dict) -> dict:
+        """POST /bridges/{id}/record, checked in the order of ast_ari_bridges_record() and
+        stasis_app_control_record() (Asterisk 22): 201 with the recording ``queued``, then
+        RecordingStarted; it ends with RecordingFinished when stopped, at maxDurationSeconds,
+        when the bridge is destroyed or its last channel leaves."""
+        bridge = self.bridge(bridge_id)
+        fmt = params.get("format") or ""
+        if fmt not in RECORDING_FORMATS:
+            raise AriError(422, "specified format is unknown on this system")
+        if (params.get("terminateOn") or "").lower() not in RECORDING_TERMINATIONS:
+            raise AriError(400, "terminateOn invalid")
+        if_exists = (params.get("ifExists") or "").lower()
+        if if_exists not in RECORDING_IF_EXISTS:
+            raise AriError(400, "ifExists invalid")
+        max_duration = self._int(params.get("maxDurationSeconds"), 0, "maxDurationSeconds")
+        max_silence = self._int(params.get("maxSilenceSeconds"), 0, "maxSilenceSeconds")
+        name = params.get("name") or ""
+        if not name or max_duration < 0 or max_silence < 0:
+            # Asterisk has no check of its own before this one: EINVAL is a 500.
+            raise AriError(500, "Error parsing request")
+        if name in self.recordings or (if_exists in ("", "fail") and name in self.stored):
+            raise AriError(409, f"Recording '{name}' already exists and can not be overwritten")
+        recording = LiveRecording(name, fmt, f"bridge:{bridge.id}", bridge=bridge, max_duration=max_duration)
+        self.recordings[name] = recording
+        bridge.recordings.append(recording)
+        reply = recording.json()
+        recording.timer = self._loop.call_soon(self._start_recording, recording)
+        return reply
+
+    def _recording_event(self, recording: LiveRecording, event_type: str) -> None:
+        body = {"type": event_type, "timestamp": ari_time(), "recording": recording.json()}
+        self.apps.emit(set(recording.bridge.subscribers), body)
+
+    def _start_recording(self, recording: LiveRecording) -> None:
+        recording.state = "recording"
+        recording.started_at = self._loop.time()
+        recording.timer = None
+        self._recording_event(recording, "RecordingStarted")
+        self.journal.recording_started(recording.name, recording.target_uri)
+        if recording.max_duration:
+            recording.timer = self._loop.call_later(recording.max_duration / self.config.speed,
+                                                    self._finish_recording, recording)
+
+    def _finish_recording(self, recording: LiveRecording) -> None:
+        if self.recordings.get(recording.name) is not recording:
+            return
+        if recording.timer is not None:
+            recording.timer.cancel()
+        if recording.started_at is None:  # still queued: it starts, then ends at once
+            self._start_recording(recording)
+            if recording.timer is not None:
+                recording.timer.cancel()
+        del self.recordings[recording.name]
+        recording.bridge.recordings.remove(recording)
+        elapsed = (self._loop.time() - recording.started_at) * self.config.speed
+        recording.state, recording.duration = "done", int(round(elapsed))
+        self.stored[recording.name] = StoredRecording(recording.name, recording.format, recording.duration)
+        self._recording_event(recording, "RecordingFinished")
+        self.journal.recording_finished(recording.name, "done", recording.duration)
+
+    def stop_recording(self, name: str) -> None:
+        recording = self.live_recording(name)
+        # 204 first; the recorder thread ends and publishes RecordingFinished afterwards.
+        self._loop.call_soon(self._finish_recording, recording)
+
+    def delete_stored_recording(self, name: str) -> None:
+        self.stored_recording(name)
+        del self.stored[name]
+
     # ------------------------------------------------------------------ applications
 
     def subscribe(self, app_name: str, params: dict, on: bool) -> dict:
@@ -950,9 +1045,13 @@ class Pbx:
         for playback in self.playbacks.values():
             if playback.timer is not None:
                 playback.timer.cancel()
+        for recording in self.recordings.values():
+            if recording.timer is not None:
+                recording.timer.cancel()
         self.channels.clear()
         self.bridges.clear()
         self.playbacks.clear()
+        self.recordings.clear()  # the stored ones stay: they are files on disk
         self._sequence.clear()
         self.started_at = time.time()
         self.apps = Applications()

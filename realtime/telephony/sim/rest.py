@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from aiohttp import WSMsgType, web
 
@@ -36,9 +37,9 @@ class Call:
     request: web.Request | None = None
 
 
-def json_reply(status: int, body: object) -> web.Response:
+def json_reply(status: int, body: object, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(status=status, text=json.dumps(body, separators=(",", ":")),
-                        content_type="application/json")
+                        content_type="application/json", headers=headers)
 
 
 def error_reply(status: int, message: str, key: str = "message") -> web.Response:
@@ -238,6 +239,48 @@ def play_on_bridge(pbx: Pbx, call: Call):
     return 201, pbx.play_on_bridge(call.args["bridgeId"], call.params, call.args.get("playbackId"))
 
 
+@operation("POST", "/bridges/{bridgeId}/record")
+def record_bridge(pbx: Pbx, call: Call):
+    recording = pbx.record_bridge(call.args["bridgeId"], call.params)
+    # ast_ari_response_created(): 201 with the live recording's URL in Location.
+    headers = {"Location": f"/recordings/live/{quote(recording['name'], safe='')}"}
+    return 201, json_reply(201, recording, headers)
+
+
+@operation("GET", "/recordings/live/{recordingName}")
+def get_live_recording(pbx: Pbx, call: Call):
+    return 200, pbx.live_recording(call.args["recordingName"]).json()
+
+
+@operation("POST", "/recordings/live/{recordingName}/stop")
+def stop_recording(pbx: Pbx, call: Call):
+    pbx.stop_recording(call.args["recordingName"])
+    return 204, None
+
+
+@operation("GET", "/recordings/stored")
+def list_stored_recordings(pbx: Pbx, call: Call):
+    return 200, [recording.json() for recording in pbx.stored.values()]
+
+
+@operation("GET", "/recordings/stored/{recordingName}")
+def get_stored_recording(pbx: Pbx, call: Call):
+    return 200, pbx.stored_recording(call.args["recordingName"]).json()
+
+
+@operation("DELETE", "/recordings/stored/{recordingName}")
+def delete_stored_recording(pbx: Pbx, call: Call):
+    pbx.delete_stored_recording(call.args["recordingName"])
+    return 204, None
+
+
+@operation("GET", "/recordings/stored/{recordingName}/file")
+def stored_recording_file(pbx: Pbx, call: Call):
+    recording = pbx.stored_recording(call.args["recordingName"])
+    # resource_recordings.c: "Content-Type: <media type>/<file extension>", so wav is audio/wav.
+    return 200, web.Response(body=recording.audio(), content_type=f"audio/{recording.format}")
+
+
 @operation("GET", "/playbacks/{playbackId}")
 def get_playback(pbx: Pbx, call: Call):
     return 200, pbx.playback(call.args["playbackId"]).json()
@@ -365,6 +408,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
             status, body = handler(pbx, await _read_call(request, match.groupdict()))
         except AriError as error:
             return error_reply(error.status, error.message, error.key)
+        if isinstance(body, web.StreamResponse):  # audio, or a reply with headers of its own
+            return body
         return no_content() if status == 204 else json_reply(status, body)
     return error_reply(404, "Resource not found")
 

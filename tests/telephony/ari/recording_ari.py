@@ -48,6 +48,10 @@ def playback_json(playback_id: str, target: str, media: str) -> dict[str, Any]:
             "language": "en", "state": "queued"}
 
 
+def recording_json(name: str, target: str, state: str = "queued") -> dict[str, Any]:
+    return {"name": name, "format": "wav", "state": state, "target_uri": target}
+
+
 class RecordingAri:
     """``url`` is the ARI base (``http://127.0.0.1:PORT/ari``).
 
@@ -172,6 +176,12 @@ class RecordingAri:
         if parts[0] == "bridges" and len(parts) == 3 and parts[2] == "play":
             return web.json_response(
                 playback_json(query.get("playbackId", "pb-2"), f"bridge:{parts[1]}", query["media"]), status=201)
+        if parts[0] == "bridges" and len(parts) == 3 and parts[2] == "record":
+            return web.json_response(recording_json(query["name"], f"bridge:{parts[1]}"), status=201)
+        if parts[:2] == ["recordings", "live"] and len(parts) == 3 and method == "GET":
+            return web.json_response(recording_json(parts[2], "bridge:x", "recording"))
+        if parts[:2] == ["recordings", "stored"] and parts[-1] == "file":
+            return web.Response(body=b"RIFF....WAVE", content_type="audio/wav")
         if parts[0] == "playbacks" and method == "GET":
             return web.json_response(playback_json(parts[1], "channel:x", "sound:hello"))
         if parts[0] == "applications" and method in ("POST", "DELETE"):

@@ -14,6 +14,7 @@ from realtime.telephony.ari.events import (
     Dial,
     Event,
     PlaybackFinished,
+    RecordingFailed,
     StasisStart,
     UnknownEvent,
     decode_event,
@@ -136,7 +137,7 @@ def test_every_modelled_type_is_an_asterisk_event_type():
         missing = {k for k in required if k not in cls.__dataclass_fields__ and not hasattr(cls, k)}
         assert not missing, (name, missing)
         # A frame without a required nested object must not decode as this type.
-        nested = {k for k in required if properties[k]["type"] in ("Channel", "Bridge", "Playback")}
+        nested = {k for k in required if properties[k]["type"] in ("Channel", "Bridge", "Playback", "LiveRecording")}
         assert nested <= set(cls._required), (name, nested - set(cls._required))
 
 
@@ -146,3 +147,17 @@ def test_unknown_or_broken_frames_become_unknown_events_keeping_the_frame():
     assert isinstance(unknown, UnknownEvent) and unknown.raw["channel"] == {"id": "x"}
     broken = decode_event({"type": "ChannelDestroyed", "cause": 16})
     assert isinstance(broken, UnknownEvent) and broken.type == "ChannelDestroyed"
+
+
+def test_recording_events_carry_the_live_recording_and_reach_its_bridge():
+    failed = decode_event({"type": "RecordingFailed", "timestamp": "2026-11-26T14:31:51.599+0000",
+                           "recording": {"name": "call-1", "format": "wav", "state": "failed",
+                                         "target_uri": "bridge:conf-7", "cause": "Failed to answer channel"}})
+    assert isinstance(failed, RecordingFailed)
+    assert (failed.recording.state, failed.recording.cause, failed.recording.duration) == (
+        "failed", "Failed to answer channel", None)
+    assert (failed.bridge_ids, failed.channel_ids) == (("conf-7",), ())
+    finished = decode_event({"type": "RecordingFinished", "recording": {
+        "name": "call-1", "format": "wav", "state": "done", "target_uri": "channel:c1", "duration": 12}})
+    assert (finished.channel_ids, finished.recording.duration) == (("c1",), 12)
+    assert isinstance(decode_event({"type": "RecordingStarted", "recording": {"format": "wav"}}), UnknownEvent)

@@ -68,6 +68,14 @@ CALLS = {
     "bridge_stop_moh": [lambda c: c.bridge_stop_moh("conf-1")],
     "bridge_play": [lambda c: c.bridge_play("conf-1", "sound:beep"),
                     lambda c: c.bridge_play("conf-1", ["sound:a", "sound:b"], playback_id="pb-2", lang="en")],
+    "record_bridge": [lambda c: c.record_bridge("conf-1", "call-1"),
+                      lambda c: c.record_bridge("conf-1", "call-2", format="gsm", max_duration_seconds=3600,
+                                                max_silence_seconds=0, if_exists="overwrite", beep=True,
+                                                terminate_on="#")],
+    "get_live_recording": [lambda c: c.get_live_recording("call-1")],
+    "stop_recording": [lambda c: c.stop_recording("call-1")],
+    "delete_stored_recording": [lambda c: c.delete_stored_recording("call-1")],
+    "open_stored_recording": [lambda c: read_all(c, "call-1")],
     "get_playback": [lambda c: c.get_playback("pb-1")],
     "stop_playback": [lambda c: c.stop_playback("pb-1")],
     "subscribe": [lambda c: c.subscribe("channel:c9"),
@@ -75,6 +83,11 @@ CALLS = {
     "unsubscribe": [lambda c: c.unsubscribe(["channel:c9", "bridge:conf-1"])],
 }
 NOT_REST = {"connect", "close", "settle"}
+
+
+async def read_all(client: AriClient, name: str) -> bytes:
+    async with await client.open_stored_recording(name) as audio:
+        return b"".join([chunk async for chunk in audio.chunks()])
 
 
 def test_every_rest_method_of_the_client_is_exercised():

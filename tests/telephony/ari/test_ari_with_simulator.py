@@ -17,6 +17,7 @@ from realtime.telephony.ari import (
     NoSuchBridge,
     NoSuchChannel,
     NoSuchPlayback,
+    NoSuchRecording,
     TelephonyUnavailable,
 )
 from realtime.telephony.ari.events import (
@@ -29,6 +30,8 @@ from realtime.telephony.ari.events import (
     Event,
     PlaybackFinished,
     PlaybackStarted,
+    RecordingFinished,
+    RecordingStarted,
     StasisEnd,
     StasisStart,
 )
@@ -267,6 +270,46 @@ async def test_in_call_controls_playbacks_and_dtmf(client, sim):
     assert [type(e) for e in on_bridge] == [PlaybackStarted, PlaybackFinished, ChannelLeftBridge]
     assert "agent-1" in {c.id for c in await client.list_channels()}
     assert bridge.id in {b.id for b in await client.list_bridges()}
+
+
+async def test_recording_a_bridge_from_start_to_stored_audio(client):
+    agent = CallLog(client, "rec-1")
+    answered = agent.expect(StasisStart)
+    await client.originate("PJSIP/agent101", channel_id="rec-1")
+    await answered
+    await client.create_bridge("conf-rec")
+    await client.add_channel("conf-rec", "rec-1")
+    on_bridge = []
+    client.on_bridge("conf-rec", lambda e: on_bridge.append(e) if e.type.startswith("Recording") else None)
+    finished = client.wait_for(lambda e: isinstance(e, RecordingFinished), WAIT)
+    started = client.wait_for(lambda e: isinstance(e, RecordingStarted), WAIT)
+
+    recording = await client.record_bridge("conf-rec", "call-rec-1", if_exists="fail", beep=False)
+    assert (recording.name, recording.state, recording.target) == ("call-rec-1", "queued", ("bridge", "conf-rec"))
+    assert (await started).recording.state == "recording"
+    assert (await client.get_live_recording("call-rec-1")).state == "recording"
+    with pytest.raises(AriConflict, match="already exists"):
+        await client.record_bridge("conf-rec", "call-rec-1", if_exists="overwrite")
+    await client.stop_recording("call-rec-1")
+    done = (await finished).recording
+    assert (done.name, done.format, done.state) == ("call-rec-1", "wav", "done") and done.duration >= 0
+    assert [type(e) for e in on_bridge] == [RecordingStarted, RecordingFinished]  # routed by target_uri
+
+    async with await client.open_stored_recording("call-rec-1") as audio:
+        assert audio.content_type == "audio/wav"
+        body = b"".join([chunk async for chunk in audio.chunks(1024)])
+    assert body[:4] == b"RIFF" and len(body) == audio.size
+    await client.delete_stored_recording("call-rec-1")
+    for gone in (client.stop_recording("call-rec-1"), client.open_stored_recording("call-rec-1"),
+                 client.delete_stored_recording("call-rec-1"), client.get_live_recording("call-rec-1")):
+        with pytest.raises(NoSuchRecording, match="Recording not found"):
+            await gone
+    with pytest.raises(NoSuchBridge):
+        await client.record_bridge("no-such-bridge", "x")
+    with pytest.raises(ValueError):
+        await client.record_bridge("conf-rec", "x", if_exists="keep")
+    # What is left open is closed with the client: no connection leaks from a 404.
+    assert (await client.list_bridges())[0].id == "conf-rec"
 
 
 async def test_create_then_dial_into_a_bridge(client):
