@@ -15,7 +15,6 @@ import dataclasses
 import logging
 from typing import Any
 
-import socketio
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from realtime.bus import Bus, Message, Subscription
@@ -25,8 +24,9 @@ from realtime.callflow.event_log import Event, EventLog, EventLogUnavailable, no
 from realtime.sessions import REVOKED_TOPIC
 from realtime.store.database import Store
 
-from .commands import RateLimit, command_payload, resync_seq, until_connected
+from .commands import RateLimit, resync_seq
 from .handshake import HandshakeRefused, caller_identity, refuse
+from .namespace import LiveNamespace, LiveSocket
 
 logger = logging.getLogger(__name__)
 
@@ -38,21 +38,17 @@ BURST = 30
 
 
 @dataclasses.dataclass(eq=False)
-class _Socket:
-    sid: str
-    session_id: int
-    account_id: int
-    caller_id: int
-    nonce: str  # of the sign-in that opened it: signing out closes its sockets
-    last_sent: int = 0
-    syncing: bool = True  # live events wait in ``buffer`` while missed ones are sent
-    buffer: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
+class _Socket(LiveSocket):
+    session_id: int = 0
+    caller_id: int = 0
     ended: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)  # session_ended sent
-    limit: RateLimit = dataclasses.field(default_factory=lambda: RateLimit(RATE, BURST))
 
 
-class CallerNamespace(socketio.AsyncNamespace):
+class CallerNamespace(LiveNamespace[_Socket]):
+    commands = COMMANDS
+    max_payload_bytes = MAX_PAYLOAD_BYTES
+    not_attached = "This connection has no caller session."
+
     def __init__(self, *, store: Store, bus: Bus, client: CallFlowClient, event_log: EventLog, signer) -> None:
         super().__init__(NAMESPACE)
         self.store = store
@@ -60,48 +56,22 @@ class CallerNamespace(socketio.AsyncNamespace):
         self.client = client
         self.event_log = event_log
         self.signer = signer
-        self._sockets: dict[str, _Socket] = {}
-        self._by_session: dict[int, list[_Socket]] = {}
         self._subscriptions: list[Subscription] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._presence: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._subscriptions = [await self.bus.subscribe(protocol.EVENTS, self._on_event),
                                await self.bus.subscribe(REVOKED_TOPIC, self._on_revoked)]
-        self._presence = asyncio.get_running_loop().create_task(self._announce_presence(), name="caller-presence")
+        self._spawn(self._announce_presence())
 
     async def close(self) -> None:
         for subscription in self._subscriptions:
             await subscription.unsubscribe()
-        tasks = [*self._tasks, *([self._presence] if self._presence else [])]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._cancel_tasks()
 
-    @property
-    def connections(self) -> int:
-        return len(self._sockets)
+    def group_of(self, socket: _Socket) -> int:
+        return socket.session_id
 
     # -- connecting ------------------------------------------------------------------------------
-    async def trigger_event(self, event: str, *args: Any) -> Any:
-        if event == "connect":
-            return await self._connect(*args)
-        if event == "disconnect":
-            self._forget(args[0])
-            return None
-        sid, data = args[0], args[1:]
-        socket = self._sockets.get(sid)
-        if socket is None:
-            return protocol.error("not-attached", "This connection has no caller session.")
-        # Handlers run one task per event; the lock keeps a socket's commands in their order.
-        async with socket.lock:
-            try:
-                return await self._command(socket, event, data)
-            except Exception:
-                logger.exception("caller command %r failed", event)
-                return protocol.error("server-error", "The command failed; nothing was changed.")
-
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
         try:
             identity = await caller_identity(environ, self.store, self.signer)
@@ -116,64 +86,46 @@ class CallerNamespace(socketio.AsyncNamespace):
         except Exception:
             logger.exception("caller handshake failed")
             refuse(HandshakeRefused("server-error", "The server could not open your session; try again."))
-        socket = _Socket(sid, reply["session_id"], identity.account_id, identity.id, identity.nonce)
-        self._sockets[sid] = socket
-        self._by_session.setdefault(socket.session_id, []).append(socket)
+        socket = _Socket(sid, identity.account_id, identity.nonce, RateLimit(RATE, BURST),
+                         session_id=reply["session_id"], caller_id=identity.id)
         auth = auth if isinstance(auth, dict) else {}
         last_seq = auth.get("last_seq", 0)
         last_seq = last_seq if isinstance(last_seq, int) and not isinstance(last_seq, bool) and last_seq >= 0 else 0
         if auth.get("session_id", socket.session_id) != socket.session_id:
             last_seq = 0  # what the page has is of a session that ended: this one is new to it
-        # Sent after the handshake completes: until then the client would drop them.
-        self._spawn(self._catch_up_when_connected(socket, last_seq))
+        self._hold(socket, lambda: self._catch_up(socket, last_seq))
         logger.info("caller %s connected to session %s", identity.id, socket.session_id)
         return True
 
-    async def _catch_up_when_connected(self, socket: _Socket, last_seq: int) -> None:
-        await until_connected(self.server, socket.sid, NAMESPACE)
-        async with socket.lock:
-            await self._catch_up(socket, last_seq)
-
-    def _forget(self, sid: str) -> None:
-        socket = self._sockets.pop(sid, None)
-        if socket is None:
-            return
-        peers = self._by_session.get(socket.session_id, [])
-        if socket in peers:
-            peers.remove(socket)
-        if not peers:
-            self._by_session.pop(socket.session_id, None)
-
     # -- commands --------------------------------------------------------------------------------
-    async def _command(self, socket: _Socket, event: str, data: tuple[Any, ...]) -> dict[str, Any]:
-        if not socket.limit.allow():
-            return protocol.error("rate-limited", "Too many commands; slow down.")
-        payload, refused = command_payload(event, data, COMMANDS | {"resync"}, MAX_PAYLOAD_BYTES)
-        if payload is None:
-            return refused
-        if event == "resync":
-            last_seq = resync_seq(payload)
-            if last_seq is None:
-                return protocol.error("invalid-payload", "resync takes {last_seq: integer >= 0}.")
-            return await self._catch_up(socket, last_seq)
+    async def _resync(self, socket: _Socket, payload: dict[str, Any]) -> dict[str, Any]:
+        last_seq = resync_seq(payload)
+        if last_seq is None:
+            return protocol.error("invalid-payload", "resync takes {last_seq: integer >= 0}.")
+        return await self._catch_up(socket, last_seq)
+
+    async def _act(self, socket: _Socket, event: str, payload: dict[str, Any]) -> dict[str, Any]:
         return await self.client.request(event, account_id=socket.account_id, session_id=socket.session_id,
                                          caller_id=socket.caller_id, payload=payload)
 
     # -- events out ------------------------------------------------------------------------------
     async def _on_event(self, topic: str, message: Message) -> None:
+        """A batch of events from the engines: each to its session's sockets held here."""
+        outgoing: dict[_Socket, list[Any]] = {}
         for event in message["events"]:
-            sockets = self._by_session.get(event["data"]["session_id"])
-            if not sockets:
-                continue
-            for socket in list(sockets):
+            packet = None
+            for socket in self._groups.get(event["data"]["session_id"], ()):
                 if socket.syncing:
                     socket.buffer.append(event)
                 elif event["data"]["seq"] > socket.last_sent:
-                    await self._send(socket, event)
+                    packet = packet or self.packet(event["event"], event["data"])
+                    outgoing.setdefault(socket, []).append(packet)
+                    self._sent(socket, event)
+        for socket, packets in outgoing.items():
+            await self.send(socket, packets)
 
-    async def _send(self, socket: _Socket, event: Event | Message) -> None:
+    def _sent(self, socket: _Socket, event: Event | Message) -> None:
         socket.last_sent = event["data"]["seq"]
-        await self.emit(event["event"], event["data"], to=socket.sid)
         if event["event"] == "session_ended":
             socket.ended.set()
 
@@ -185,7 +137,6 @@ class CallerNamespace(socketio.AsyncNamespace):
         except EventLogUnavailable as exc:
             logger.warning("session %s cannot resync: %s", socket.session_id, exc)
             missed = None
-        replayed = 0
         if missed is None:
             reply = await self.client.request("snapshot", account_id=socket.account_id,
                                               session_id=socket.session_id, caller_id=socket.caller_id)
@@ -194,19 +145,19 @@ class CallerNamespace(socketio.AsyncNamespace):
                 return reply
             snapshot = reply["snapshot"]
             socket.last_sent = snapshot["last_seq"]
-            await self.emit("snapshot", {**snapshot, "seq": snapshot["last_seq"], "at": now_iso(),
-                                         "session_id": socket.session_id}, to=socket.sid)
+            packets = [self.packet("snapshot", {**snapshot, "seq": snapshot["last_seq"], "at": now_iso(),
+                                                "session_id": socket.session_id})]
         else:
             socket.last_sent = last_seq
-            for event in missed:
-                await self._send(socket, event)
-                replayed += 1
-        while socket.buffer:
-            event = socket.buffer.pop(0)
+            packets = []
+        for event in [*(missed or ()), *socket.buffer]:
             if event["data"]["seq"] > socket.last_sent:
-                await self._send(socket, event)
+                packets.append(self.packet(event["event"], event["data"]))
+                self._sent(socket, event)
+        socket.buffer.clear()
+        await self.send(socket, packets)
         socket.syncing = False
-        return protocol.ok(replayed=replayed, snapshot=missed is None, last_seq=socket.last_sent)
+        return protocol.ok(replayed=len(missed or ()), snapshot=missed is None, last_seq=socket.last_sent)
 
     # -- sessions ending elsewhere ----------------------------------------------------------------
     async def _on_revoked(self, topic: str, message: Message) -> None:
@@ -237,12 +188,7 @@ class CallerNamespace(socketio.AsyncNamespace):
         while True:
             try:
                 await self.bus.publish(protocol.PRESENCE, {"web_id": self.client.web_id,
-                                                           "sessions": list(self._by_session)})
+                                                           "sessions": list(self._groups)})
             except Exception as exc:
                 logger.warning("presence not announced: %s", exc)
             await asyncio.sleep(protocol.PRESENCE_SECONDS)
-
-    def _spawn(self, coro) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)

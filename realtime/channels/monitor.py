@@ -13,14 +13,10 @@ has a phone. Then the changes, coalesced (see :mod:`.floor`).
 """
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from typing import Any
 
-import socketio
-from engineio import packet as eio_packet
-from socketio import packet as sio_packet
 from sqlalchemy import select
 
 from realtime.bus import Bus, Message, Subscription
@@ -32,9 +28,10 @@ from realtime.store.database import Store
 from realtime.store.models import Account, User, UserRole
 from realtime.store.scoping import get_owned
 
-from .commands import RateLimit, command_payload, resync_seq, until_connected
+from .commands import RateLimit, resync_seq
 from .floor import FloorBoard, FloorEvent
 from .handshake import HandshakeRefused, refuse, signed_in
+from .namespace import LiveNamespace, LiveSocket
 
 logger = logging.getLogger(__name__)
 
@@ -59,24 +56,20 @@ EVENTS: dict[str, tuple[str, ...]] = {
 
 
 @dataclasses.dataclass(eq=False)
-class _Socket:
-    sid: str
-    account_id: int
-    user_id: int
-    role: str
-    nonce: str
-    last_sent: int = 0
-    syncing: bool = True
-    buffer: list[FloorEvent] = dataclasses.field(default_factory=list)
-    lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
-    limit: RateLimit = dataclasses.field(default_factory=lambda: RateLimit(RATE, BURST))
+class _Socket(LiveSocket):
+    user_id: int = 0
+    role: str = ""
 
     @property
     def actor(self) -> Actor:
         return Actor(self.account_id, self.user_id, self.role)
 
 
-class MonitorNamespace(socketio.AsyncNamespace):
+class MonitorNamespace(LiveNamespace[_Socket]):
+    commands = COMMANDS
+    max_payload_bytes = MAX_PAYLOAD_BYTES
+    not_attached = "This connection is not signed in."
+
     def __init__(self, *, store: Store, bus: Bus, board: FloorBoard, actions: SupervisorActions, signer,
                  dial_in_number: str = "") -> None:
         super().__init__(NAMESPACE)
@@ -86,45 +79,22 @@ class MonitorNamespace(socketio.AsyncNamespace):
         self.actions = actions
         self.signer = signer
         self.dial_in_number = dial_in_number
-        self._sockets: dict[str, _Socket] = {}
-        self._by_account: dict[int, list[_Socket]] = {}
         self._subscriptions: list[Subscription] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
         self.board.push = self._push
-        self.board.watched = lambda account_id: bool(self._by_account.get(account_id))
+        self.board.watched = lambda account_id: bool(self._groups.get(account_id))
         self._subscriptions = [await self.bus.subscribe(REVOKED_TOPIC, self._on_revoked)]
 
     async def close(self) -> None:
         for subscription in self._subscriptions:
             await subscription.unsubscribe()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._cancel_tasks()
 
-    @property
-    def connections(self) -> int:
-        return len(self._sockets)
+    def group_of(self, socket: _Socket) -> int:
+        return socket.account_id
 
     # -- connecting ------------------------------------------------------------------------------
-    async def trigger_event(self, event: str, *args: Any) -> Any:
-        if event == "connect":
-            return await self._connect(*args)
-        if event == "disconnect":
-            self._forget(args[0])
-            return None
-        sid, data = args[0], args[1:]
-        socket = self._sockets.get(sid)
-        if socket is None:
-            return protocol.error("not-attached", "This connection is not signed in.")
-        async with socket.lock:  # a socket's commands run in the order it sent them
-            try:
-                return await self._command(socket, event, data)
-            except Exception:
-                logger.exception("monitor command %r failed", event)
-                return protocol.error("server-error", "The command failed; nothing was changed.")
-
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
         try:
             identity = await signed_in(environ, self.store, self.signer)
@@ -132,42 +102,22 @@ class MonitorNamespace(socketio.AsyncNamespace):
                 raise HandshakeRefused("not-a-supervisor", "Only supervisors and admins can watch the floor.")
         except HandshakeRefused as refused:
             refuse(refused)
-        socket = _Socket(sid, identity.account_id, identity.id, identity.role, identity.nonce)
-        self._sockets[sid] = socket
-        self._by_account.setdefault(socket.account_id, []).append(socket)
+        socket = _Socket(sid, identity.account_id, identity.nonce, RateLimit(RATE, BURST),
+                         user_id=identity.id, role=identity.role)
         auth = auth if isinstance(auth, dict) else {}
-        self._spawn(self._catch_up_when_connected(socket, auth.get("stream"), auth.get("last_seq")))
+        self._hold(socket, lambda: self._catch_up(socket, auth.get("stream"), auth.get("last_seq")))
         logger.info("%s %s watches the floor of account %s", identity.role, identity.id, identity.account_id)
         return True
 
-    async def _catch_up_when_connected(self, socket: _Socket, stream: Any, last_seq: Any) -> None:
-        await until_connected(self.server, socket.sid, NAMESPACE)
-        async with socket.lock:
-            await self._catch_up(socket, stream, last_seq)
-
-    def _forget(self, sid: str) -> None:
-        socket = self._sockets.pop(sid, None)
-        if socket is None:
-            return
-        peers = self._by_account.get(socket.account_id, [])
-        if socket in peers:
-            peers.remove(socket)
-        if not peers:
-            self._by_account.pop(socket.account_id, None)
-
     # -- commands --------------------------------------------------------------------------------
-    async def _command(self, socket: _Socket, event: str, data: tuple[Any, ...]) -> dict[str, Any]:
-        if not socket.limit.allow():
-            return protocol.error("rate-limited", "Too many commands; slow down.")
-        payload, refused = command_payload(event, data, COMMANDS | {"resync"}, MAX_PAYLOAD_BYTES)
-        if payload is None:
-            return refused
-        if event == "resync":
-            last_seq = resync_seq(payload, "stream")
-            if last_seq is None:
-                return protocol.error("invalid-payload", "resync takes {last_seq: integer >= 0, stream?}.")
-            return await self._catch_up(socket, payload.get("stream", self.board.floor(socket.account_id).stream),
-                                        last_seq)
+    async def _resync(self, socket: _Socket, payload: dict[str, Any]) -> dict[str, Any]:
+        last_seq = resync_seq(payload, "stream")
+        if last_seq is None:
+            return protocol.error("invalid-payload", "resync takes {last_seq: integer >= 0, stream?}.")
+        return await self._catch_up(socket, payload.get("stream", self.board.floor(socket.account_id).stream),
+                                    last_seq)
+
+    async def _act(self, socket: _Socket, event: str, payload: dict[str, Any]) -> dict[str, Any]:
         handler = getattr(self.actions, event)
         return await handler(socket.actor, payload)
 
@@ -176,7 +126,7 @@ class MonitorNamespace(socketio.AsyncNamespace):
         """One push of the account's changes to every console watching it, in order; a
         console catching up keeps them for after its replay."""
         live = []
-        for socket in self._by_account.get(account_id, ()):
+        for socket in self._groups.get(account_id, ()):
             if socket.syncing:
                 socket.buffer.extend(events)
             else:
@@ -188,36 +138,28 @@ class MonitorNamespace(socketio.AsyncNamespace):
         # A push is many events for many consoles: each is encoded once, and queued on each
         # console's connection in order, without a task per event and console (what emit()
         # costs; at 50 consoles and 2,000 callers that cost is most of the work).
-        packets = []
-        for event in events:
-            encoded = self.server.packet_class(sio_packet.EVENT, namespace=NAMESPACE,
-                                               data=[event["event"], event["data"]]).encode()
-            packets.append(eio_packet.Packet(eio_packet.MESSAGE, encoded))
+        packets = [self.packet(event["event"], event["data"]) for event in events]
         for socket in live:
-            eio_sid = self.server.manager.eio_sid_from_sid(socket.sid, NAMESPACE)
-            if eio_sid is None:
-                continue  # gone meanwhile
-            for packet in packets:
-                await self.server.eio.send_packet(eio_sid, packet)
+            await self.send(socket, packets)
 
     async def _catch_up(self, socket: _Socket, stream: Any, last_seq: Any) -> dict[str, Any]:
         """Send what the console missed, or a new ``floor``, then what waited meanwhile."""
         socket.syncing = True
         try:
             missed = self.board.since(socket.account_id, stream, last_seq)
+            packets = []
             if missed is None:
                 floor = await self._floor(socket)
                 socket.last_sent = floor["seq"]
-                await self.emit("floor", floor, to=socket.sid)
+                packets.append(self.packet("floor", floor))
             else:
-                for event in missed:
-                    await self.emit(event["event"], event["data"], to=socket.sid)
-                    socket.last_sent = event["data"]["seq"]
-            while socket.buffer:
-                event = socket.buffer.pop(0)
+                socket.last_sent = last_seq
+            for event in [*(missed or ()), *socket.buffer]:
                 if event["data"]["seq"] > socket.last_sent:
-                    await self.emit(event["event"], event["data"], to=socket.sid)
+                    packets.append(self.packet(event["event"], event["data"]))
                     socket.last_sent = event["data"]["seq"]
+            socket.buffer.clear()
+            await self.send(socket, packets)
         finally:
             socket.syncing = False
         return protocol.ok(replayed=len(missed or ()), floor=missed is None, last_seq=socket.last_sent,
@@ -249,8 +191,3 @@ class MonitorNamespace(socketio.AsyncNamespace):
             await self.actions.stop_monitoring(Actor(account_id, user_id, closing[0].role), {})
         for socket in closing:
             await self.disconnect(socket.sid)
-
-    def _spawn(self, coro) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
