@@ -41,7 +41,8 @@ SCHEMA = Schema("campaign", (
           minimum=0, maximum=30 * 86400),
     Field("acceptable_abandon_rate", "number", "Predictive mode keeps abandoned calls under this share",
           minimum=0, maximum=1),
-    Field("max_lines", "integer", "At most this many lines at once", minimum=1, maximum=10000),
+    Field("max_lines", "integer", "At most this many lines at once; null: as many as the floor and the "
+          "trunk allow", nullable=True, minimum=1, maximum=10000),
     Field("ring_timeout_seconds", "integer", minimum=5, maximum=300),
     Field("use_amd", "boolean", "Answering-machine detection"),
     Field("voicemail_recording_id", "id", "Recording left on answering machines", nullable=True),

@@ -60,7 +60,7 @@ class LineOutcome(str, enum.Enum):
 @dataclasses.dataclass(frozen=True)
 class PacingLimits:
     abandon_limit: float = 0.03
-    max_lines: int | None = 100  # the campaign's cap on lines at once (ringing and in conversation)
+    max_lines: int | None = None  # the campaign's cap on lines at once (ringing and in conversation)
     trunk_lines: int | None = None  # the trunk's capacity, when the operator sets it
     line_lifetime: float = 40.0  # the longest a line rings (ring timeout + answering-machine detection)
     confidence: float = 2.33  # z of the one-sided bound on the 30-day rate (99 %)

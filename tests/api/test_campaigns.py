@@ -12,6 +12,7 @@ async def test_create_read_update_delete(any_api):
     assert created["name"] == "Get out the vote"
     assert created["dialer_mode"] == "power"
     assert created["calling_hours_start"] == "09:00"
+    assert created["max_lines"] is None  # no cap of its own: a large floor is not throttled
     assert created["uri"].endswith(f"/v1/campaigns/{created['id']}")
     assert {a["name"] for a in created["actions"]} == {"update", "delete"}
 
@@ -27,6 +28,9 @@ async def test_create_read_update_delete(any_api):
     assert changed["acceptable_abandon_rate"] == 0.025
     assert changed["name"] == "Get out the vote"
     assert (await any_api.get(f"/v1/campaigns/{created['id']}")) == changed
+
+    uncapped = await any_api.patch(f"/v1/campaigns/{created['id']}", {"max_lines": None})
+    assert uncapped["max_lines"] is None and uncapped["dialer_mode"] == "predictive"
 
     await any_api.delete(f"/v1/campaigns/{created['id']}")
     status, body, _ = await any_api.call("GET", f"/v1/campaigns/{created['id']}")

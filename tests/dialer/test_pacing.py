@@ -134,6 +134,15 @@ def test_a_cap_that_does_not_bind_is_not_reported():
     assert decision.cap_binding is None and "binds" not in decision.reason and decision.line_cap is not None
 
 
+def test_a_new_campaign_does_not_throttle_a_large_floor():
+    # 200 callers at a 10 % answer rate need several hundred lines: only the floor caps them.
+    controller = trained(0.1, limits=PacingLimits())
+    talking = [BusyCaller(wrapping_up=False, elapsed=30.0) for _ in range(100)]
+    decision = controller.decide(FloorSnapshot(waiting_callers=100, busy_callers=talking, lines=[2.0] * 150), NOW)
+    assert set(decision.inputs["line_caps"]) == {"floor"} and decision.cap_binding is None
+    assert decision.lines_to_dial > 0  # 250 lines at once are past the old default cap of 100
+
+
 def test_the_floor_caps_a_runaway_estimate():
     # No campaign or trunk cap: the floor's own, from its callers and estimates.
     controller = trained(0.02, limits=PacingLimits(max_lines=None))

@@ -45,7 +45,8 @@ class Campaign(IdMixin, CreatedMixin, AccountScoped, Base):
     time_zone: Mapped[str] = mapped_column(String(64), default="America/New_York")
     recycle_interval_seconds: Mapped[int] = mapped_column(default=3600)
     acceptable_abandon_rate: Mapped[Decimal] = mapped_column(Numeric(5, 4), default=Decimal("0.03"))
-    max_lines: Mapped[int] = mapped_column(default=100)  # per-campaign cap on concurrent lines
+    # The campaign's own cap on lines at once; None leaves the floor's and the trunk's caps.
+    max_lines: Mapped[int | None] = mapped_column(default=None)
     ring_timeout_seconds: Mapped[int] = mapped_column(default=20)
     use_amd: Mapped[bool] = mapped_column(default=False)  # answering-machine detection
     voicemail_recording_id: Mapped[int | None] = mapped_column(
