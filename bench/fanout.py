@@ -53,6 +53,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 import socketio
@@ -60,8 +61,37 @@ import socketio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+if TYPE_CHECKING:  # the product is imported by the server processes only
+    from realtime.store.database import Store
+    from realtime.store.people import SignedIn
+
 
 # -- the servers (run with --serve) -------------------------------------------------------------
+
+async def seed_campaign(store: Store, name: str, *, callers: int, username_prefix: str,
+                        supervisors: int = 0) -> tuple[int, list[SignedIn], list[SignedIn]]:
+    """An account and a preview campaign called ``name`` with ``callers`` callers on it
+    (``{username_prefix}0``, ``{username_prefix}1``, ...) and ``supervisors`` supervisors:
+    the account's id, and the callers and supervisors as signed in. One seeding for both
+    runs, so their floors cannot drift apart."""
+    from realtime.store.accounts import create_account
+    from realtime.store.models import Caller, Campaign, DialerMode, User, UserRole
+    from realtime.store.people import SignedIn
+
+    async with store.transaction() as session:
+        account = (await create_account(session, name)).account
+        campaign = Campaign(account_id=account.id, name=name, dialer_mode=DialerMode.PREVIEW)
+        session.add(campaign)
+        await session.flush()
+        rows = [Caller(account_id=account.id, username=f"{username_prefix}{i}", pin=f"{i:06d}",
+                       campaign_id=campaign.id, password_hash="x") for i in range(callers)]
+        users = [User(account_id=account.id, email=f"sup{i}@{name.lower()}.example", password_hash="x",
+                      role=UserRole.SUPERVISOR) for i in range(supervisors)]
+        session.add_all(rows + users)
+        await session.flush()
+        return (account.id, [SignedIn("caller", c.id, account.id, "caller", c.username) for c in rows],
+                [SignedIn("user", u.id, account.id, "supervisor", u.email) for u in users])
+
 
 async def serve_ours(port: int, clients: int) -> None:
     from aiohttp import web
@@ -71,9 +101,6 @@ async def serve_ours(port: int, clients: int) -> None:
     from realtime.server import create_app
     from realtime.sessions import start_session
     from realtime.store import migrate
-    from realtime.store.accounts import create_account
-    from realtime.store.models import Caller, Campaign, DialerMode
-    from realtime.store.people import SignedIn
 
     data_dir = tempfile.mkdtemp(prefix="fanout-")
     settings = load_settings({"data_dir": data_dir, "port": port, "sim_outcomes": "deterministic"}, environ={})
@@ -82,17 +109,7 @@ async def serve_ours(port: int, clients: int) -> None:
     people: list[SignedIn] = []
 
     async def seed(app: web.Application) -> None:
-        store = app[app_keys.STORE]
-        async with store.transaction() as session:
-            account = (await create_account(session, "Fanout")).account
-            campaign = Campaign(account_id=account.id, name="Fanout", dialer_mode=DialerMode.PREVIEW)
-            session.add(campaign)
-            await session.flush()
-            callers = [Caller(account_id=account.id, username=f"fan{i}", pin=f"{i:06d}", campaign_id=campaign.id,
-                              password_hash="x") for i in range(clients)]
-            session.add_all(callers)
-            await session.flush()
-            people.extend(SignedIn("caller", c.id, account.id, "caller", c.username) for c in callers)
+        people.extend((await seed_campaign(app[app_keys.STORE], "Fanout", callers=clients, username_prefix="fan"))[1])
 
     async def cookies(request: web.Request) -> web.Response:
         signer, store = request.app[app_keys.SESSION_SIGNER], request.app[app_keys.STORE]
@@ -154,9 +171,6 @@ async def serve_monitor_ours(port: int, callers: int, supervisors: int) -> None:
     from realtime.server import create_app
     from realtime.sessions import start_session
     from realtime.store import migrate
-    from realtime.store.accounts import create_account
-    from realtime.store.models import Caller, Campaign, DialerMode, User, UserRole
-    from realtime.store.people import SignedIn
 
     data_dir = tempfile.mkdtemp(prefix="monitor-")
     settings = load_settings({"data_dir": data_dir, "port": port, "sim_outcomes": "deterministic"}, environ={})
@@ -165,20 +179,9 @@ async def serve_monitor_ours(port: int, callers: int, supervisors: int) -> None:
     seeded: dict = {}
 
     async def seed(app: web.Application) -> None:
-        store = app[app_keys.STORE]
-        async with store.transaction() as session:
-            account = (await create_account(session, "Floor")).account
-            campaign = Campaign(account_id=account.id, name="Floor", dialer_mode=DialerMode.PREVIEW)
-            session.add(campaign)
-            await session.flush()
-            rows = [Caller(account_id=account.id, username=f"floor{i}", pin=f"{i:06d}", campaign_id=campaign.id,
-                           password_hash="x") for i in range(callers)]
-            users = [User(account_id=account.id, email=f"sup{i}@floor.example", password_hash="x",
-                          role=UserRole.SUPERVISOR) for i in range(supervisors)]
-            session.add_all(rows + users)
-            await session.flush()
-            seeded.update(account_id=account.id, callers=[c.id for c in rows],
-                          people=[SignedIn("user", u.id, account.id, "supervisor", u.email) for u in users])
+        account_id, rows, people = await seed_campaign(app[app_keys.STORE], "Floor", callers=callers,
+                                                       username_prefix="floor", supervisors=supervisors)
+        seeded.update(account_id=account_id, callers=[c.id for c in rows], people=people)
 
     async def cookies(request: web.Request) -> web.Response:
         signer, store = request.app[app_keys.SESSION_SIGNER], request.app[app_keys.STORE]

@@ -2,6 +2,7 @@
 // everything it does is an SDK command. Text from the server (lead fields, names, labels) is
 // set as text; script texts go through the SDK's escaping Markdown renderer.
 import ImpactDialer, { renderMarkdown } from "@impactdialing/sdk";
+import { connectionBanner } from "./connection-banner.js";
 
 const $ = (id) => document.getElementById(id);
 const caller = ImpactDialer.caller();
@@ -40,16 +41,7 @@ const CALL_TEXT = {
   wrap_up: "Call ended",
 };
 const ENDED_BY = { lead: "the lead hung up", caller: "you hung up", system: "ended by the system" };
-const CONNECTION_TEXT = {
-  connecting: "Connecting…",
-  connected: "Connected",
-  reconnecting: "Reconnecting…",
-  disconnected: "Disconnected",
-  failed: "Not connected",
-};
 const FAILED_TEXT = {
-  "not-signed-in": "You are not signed in.",
-  "session-ended": "Your sign-in has ended (signed out or deactivated).",
   "not-a-caller": "This page is for callers. Supervisors and admins use the console.",
   "no-campaign": "You are not assigned to a campaign yet: ask your supervisor.",
   "campaign-inactive": "Your campaign is not active: ask your supervisor.",
@@ -303,33 +295,21 @@ function showError(text) {
   $("error").hidden = !text;
 }
 
-function renderConnection(status, detail) {
-  const pill = $("connection");
-  pill.className = `connection ${status}`;
-  pill.textContent = CONNECTION_TEXT[status] || status;
-  const problem = $("connection-problem");
-  problem.hidden = status === "connected" || status === "connecting";
-  $("reconnect").hidden = status === "reconnecting";
-  $("sign-in-again").hidden = true;
-  if (status === "reconnecting") {
-    $("connection-message").textContent = detail && detail.id
-      ? `${detail.message} Trying again…`
-      : "The connection dropped. Reconnecting… Nothing is lost: this page catches up with everything that "
-        + "happened meanwhile.";
-  } else if (status === "disconnected") {
+const showConnection = connectionBanner({
+  client: caller,
+  connectedText: "Connected",
+  droppedText: "The connection dropped. Reconnecting… Nothing is lost: this page catches up with everything that "
+    + "happened meanwhile.",
+  failedText: FAILED_TEXT,
+  // Kicked or signed out: the session's end already says why, with a way to sign in again.
+  explained: () => {
     const ended = caller.session.ended;
-    if (ended && SIGNED_OFF.has(ended.reason)) {
-      problem.hidden = true; // the session's end already says why, with a way to sign in again
-    }
-    $("connection-message").textContent = "You are disconnected from the server.";
-  } else if (status === "failed") {
-    const error = caller.connectionError || detail || {};
-    $("connection-message").textContent = FAILED_TEXT[error.id] || error.message || "Cannot reach the server.";
-    if (error.id === "not-signed-in" || error.id === "session-ended") {
-      $("reconnect").hidden = true;
-      $("sign-in-again").hidden = false;
-    }
-  }
+    return Boolean(ended && SIGNED_OFF.has(ended.reason));
+  },
+});
+
+function renderConnection(status, detail) {
+  showConnection(status, detail);
   render();
 }
 

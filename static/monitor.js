@@ -1,6 +1,7 @@
 // The supervisor console: the floor is the SDK's (pushed by the server, never polled), and
 // every action is an SDK command. Names and numbers from the server are set as text.
 import ImpactDialer from "@impactdialing/sdk";
+import { connectionBanner } from "./connection-banner.js";
 
 const $ = (id) => document.getElementById(id);
 const floorConsole = ImpactDialer.supervisor();
@@ -10,13 +11,7 @@ const STATE_TEXT = {
   on_call: "On a call", transfer: "Transferring", wrap_up: "Wrap-up",
 };
 const MODE_TEXT = { listen: "listening", coach: "coaching", barge: "on the call" };
-const CONNECTION_TEXT = {
-  connecting: "Connecting…", connected: "Live", reconnecting: "Reconnecting…", disconnected: "Disconnected",
-  failed: "Not connected",
-};
 const FAILED_TEXT = {
-  "not-signed-in": "You are not signed in.",
-  "session-ended": "Your sign-in has ended (signed out or deactivated).",
   "not-a-supervisor": "This console is for supervisors and admins. Callers use the caller app.",
 };
 
@@ -216,27 +211,15 @@ function showError(text) {
   $("error").hidden = !text;
 }
 
+const showConnection = connectionBanner({
+  client: floorConsole,
+  connectedText: "Live",
+  droppedText: "The connection dropped. Reconnecting… the floor is brought up to date when it is back.",
+  failedText: FAILED_TEXT,
+});
+
 function renderConnection(status, detail) {
-  const pill = $("connection");
-  pill.className = `connection ${status}`;
-  pill.textContent = CONNECTION_TEXT[status] || status;
-  $("connection-problem").hidden = status === "connected" || status === "connecting";
-  $("reconnect").hidden = status === "reconnecting";
-  $("sign-in-again").hidden = true;
-  if (status === "reconnecting") {
-    $("connection-message").textContent = detail && detail.id
-      ? `${detail.message} Trying again…`
-      : "The connection dropped. Reconnecting… the floor is brought up to date when it is back.";
-  } else if (status === "disconnected") {
-    $("connection-message").textContent = "You are disconnected from the server.";
-  } else if (status === "failed") {
-    const error = floorConsole.connectionError || detail || {};
-    $("connection-message").textContent = FAILED_TEXT[error.id] || error.message || "Cannot reach the server.";
-    if (error.id === "not-signed-in" || error.id === "session-ended") {
-      $("reconnect").hidden = true;
-      $("sign-in-again").hidden = false;
-    }
-  }
+  showConnection(status, detail);
   render();
 }
 

@@ -60,7 +60,8 @@ async def test_only_this_sites_scripts_and_the_import_map_may_run(demo):
 async def test_the_sdk_and_socket_io_client_are_served_from_the_checkout(demo):
     client, _ = demo
     for path in ("/sdk/index.js", "/sdk/caller.js", "/sdk/supervisor.js", "/sdk/markdown.js",
-                 "/sdk/vendor/socket.io-client/socket.io.esm.min.js", "/static/caller.js", "/static/monitor.js"):
+                 "/sdk/vendor/socket.io-client/socket.io.esm.min.js", "/static/caller.js", "/static/monitor.js",
+                 "/static/connection-banner.js"):
         response = await client.get(path)
         assert response.status == 200, path
         assert response.content_type in ("application/javascript", "text/javascript"), (path, response.content_type)

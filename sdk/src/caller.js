@@ -93,18 +93,6 @@ export class CallerDevice extends Channel {
     return this.command("stop");
   }
 
-  /** Sign out (the session ends on every device), then close the connection. */
-  async signOut() {
-    try {
-      await this._post("/logout", {});
-    } catch (error) {
-      if (error instanceof ImpactDialerError) throw error;
-      throw new ImpactDialerError("sign-out-failed", "Could not reach the server to sign out.", { command: "signOut" });
-    } finally {
-      this.disconnect();
-    }
-  }
-
   _apply(name, data) {
     const before = this.session.state;
     this.session = reduceCaller(this.session, name, data);

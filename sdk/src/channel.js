@@ -101,6 +101,19 @@ export class Channel extends Emitter {
     });
   }
 
+  /** Sign out (a caller's session ends on every device), then close the connection. One copy
+   * for callers and supervisors: both sign out of the same cookie the same way. */
+  async signOut() {
+    try {
+      await this._post("/logout", {});
+    } catch (error) {
+      if (error instanceof ImpactDialerError) throw error;
+      throw new ImpactDialerError("sign-out-failed", "Could not reach the server to sign out.", { command: "signOut" });
+    } finally {
+      this.disconnect();
+    }
+  }
+
   /** Overridden: what an accepted event does to the object's state. */
   _apply(name, data) {} // eslint-disable-line no-unused-vars
 

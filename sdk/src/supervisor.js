@@ -5,7 +5,6 @@
  * with the whole floor after each; `connection` as for the caller. `console.floor` is the floor.
  */
 import { Channel } from "./channel.js";
-import { ImpactDialerError } from "./errors.js";
 import { FloorSequence } from "./sequence.js";
 import { initialFloor, reduceFloor } from "./supervisor-state.js";
 
@@ -61,17 +60,6 @@ export class SupervisorConsole extends Channel {
   /** A PIN to phone in with, instead of being called: `{number, pin, expires_in}`. */
   dialIn() {
     return this.command("dial_in");
-  }
-
-  async signOut() {
-    try {
-      await this._post("/logout", {});
-    } catch (error) {
-      if (error instanceof ImpactDialerError) throw error;
-      throw new ImpactDialerError("sign-out-failed", "Could not reach the server to sign out.", { command: "signOut" });
-    } finally {
-      this.disconnect();
-    }
   }
 
   _apply(name, data) {

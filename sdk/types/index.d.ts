@@ -57,6 +57,8 @@ interface Channel {
   reopen(): this;
   /** Any command by its protocol name; the methods below are these. */
   command<T = Record<string, unknown>>(name: string, payload?: Record<string, unknown>): Promise<T>;
+  /** Sign out (a caller's session ends on every device), then close the connection. */
+  signOut(): Promise<void>;
 }
 
 // -- the caller ---------------------------------------------------------------------------------
@@ -172,7 +174,6 @@ export class CallerDevice {
   dropMessage(): Promise<Record<string, unknown>>;
   submit(results?: Submission): Promise<{ call_id: string; lead_id: number; retry: boolean }>;
   stop(): Promise<Record<string, unknown>>;
-  signOut(): Promise<void>;
 }
 
 export function caller(options?: Options): CallerDevice;
@@ -250,7 +251,6 @@ export class SupervisorConsole {
   reassign(sessionId: number, campaignId: number): Promise<Record<string, unknown>>;
   setRecording(enabled: boolean): Promise<Record<string, unknown>>;
   dialIn(): Promise<{ number: string; pin: string; expires_in: number }>;
-  signOut(): Promise<void>;
 }
 
 export function supervisor(options?: Options): SupervisorConsole;

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -299,33 +300,37 @@ class SupervisorClient(CallerClient):
             raise AssertionError(f"no session_updated of {session_id} with {match}; got {self.names()}") from None
 
 
-@pytest.fixture
-async def supervisors(product) -> AsyncIterator[collections.abc.Callable]:
-    opened: list[SupervisorClient] = []
-
-    def make(email: str, url: str | None = None) -> SupervisorClient:
-        client = SupervisorClient(url or product.url, email)
-        opened.append(client)
-        return client
-
-    yield make
-    for client in opened:
-        await client.close()
-    # Whatever the test did, every event a console got is one docs/events.md describes.
-    for client in opened:
-        for name, data in client.events:
-            assert name in EVENTS and set(data) - {"seq", "at"} == set(EVENTS[name]), (name, data)
-
-
-@pytest.fixture
-async def callers(product) -> AsyncIterator[collections.abc.Callable]:
+@contextlib.asynccontextmanager
+async def opening(product: Product, kind: str) -> AsyncIterator[collections.abc.Callable[..., CallerClient]]:
+    """``make(login, url=None)``: a caller's page (``kind`` "caller") or a supervisor's console
+    ("supervisor") on the product, or on ``url`` (another of its processes). One factory for
+    both, so the two cannot drift: every client is closed at the end, and every event a
+    console got is checked against docs/events.md."""
+    client_class = {"caller": CallerClient, "supervisor": SupervisorClient}[kind]
     opened: list[CallerClient] = []
 
-    def make(username: str, url: str | None = None) -> CallerClient:
-        client = CallerClient(url or product.url, username)
+    def make(login: str, url: str | None = None) -> CallerClient:
+        client = client_class(url or product.url, login)
         opened.append(client)
         return client
 
     yield make
     for client in opened:
         await client.close()
+    if kind == "supervisor":
+        # Whatever the test did, every event a console got is one docs/events.md describes.
+        for client in opened:
+            for name, data in client.events:
+                assert name in EVENTS and set(data) - {"seq", "at"} == set(EVENTS[name]), (name, data)
+
+
+@pytest.fixture
+async def supervisors(product) -> AsyncIterator[collections.abc.Callable[..., SupervisorClient]]:
+    async with opening(product, "supervisor") as make:
+        yield make
+
+
+@pytest.fixture
+async def callers(product) -> AsyncIterator[collections.abc.Callable[..., CallerClient]]:
+    async with opening(product, "caller") as make:
+        yield make
