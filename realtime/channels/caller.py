@@ -124,8 +124,8 @@ class CallerNamespace(LiveNamespace[_Socket]):
         for socket, packets in outgoing.items():
             await self.send(socket, packets)
 
-    def _sent(self, socket: _Socket, event: Event | Message) -> None:
-        socket.last_sent = event["data"]["seq"]
+    def _sent(self, socket: _Socket, event: Event) -> None:
+        super()._sent(socket, event)
         if event["event"] == "session_ended":
             socket.ended.set()
 
@@ -150,12 +150,7 @@ class CallerNamespace(LiveNamespace[_Socket]):
         else:
             socket.last_sent = last_seq
             packets = []
-        for event in [*(missed or ()), *socket.buffer]:
-            if event["data"]["seq"] > socket.last_sent:
-                packets.append(self.packet(event["event"], event["data"]))
-                self._sent(socket, event)
-        socket.buffer.clear()
-        await self.send(socket, packets)
+        await self._replay(socket, packets, missed or ())
         socket.syncing = False
         return protocol.ok(replayed=len(missed or ()), snapshot=missed is None, last_seq=socket.last_sent)
 

@@ -154,12 +154,7 @@ class MonitorNamespace(LiveNamespace[_Socket]):
                 packets.append(self.packet("floor", floor))
             else:
                 socket.last_sent = last_seq
-            for event in [*(missed or ()), *socket.buffer]:
-                if event["data"]["seq"] > socket.last_sent:
-                    packets.append(self.packet(event["event"], event["data"]))
-                    socket.last_sent = event["data"]["seq"]
-            socket.buffer.clear()
-            await self.send(socket, packets)
+            await self._replay(socket, packets, missed or ())
         finally:
             socket.syncing = False
         return protocol.ok(replayed=len(missed or ()), floor=missed is None, last_seq=socket.last_sent,

@@ -127,6 +127,20 @@ class LiveNamespace(socketio.AsyncNamespace, Generic[S], abc.ABC):
         encoded = self.server.packet_class(sio_packet.EVENT, namespace=self.namespace, data=[name, data]).encode()
         return eio_packet.Packet(eio_packet.MESSAGE, encoded)
 
+    def _sent(self, socket: S, event: Event) -> None:
+        """``event`` is on its way to ``socket``."""
+        socket.last_sent = event["data"]["seq"]
+
+    async def _replay(self, socket: S, packets: list[eio_packet.Packet], missed: Iterable[Event]) -> None:
+        """Send ``packets`` (a snapshot, or nothing), then what the socket has not had of
+        ``missed`` and of the live events that waited in its buffer, in one go."""
+        for event in [*missed, *socket.buffer]:
+            if event["data"]["seq"] > socket.last_sent:
+                packets.append(self.packet(event["event"], event["data"]))
+                self._sent(socket, event)
+        socket.buffer.clear()
+        await self.send(socket, packets)
+
     async def send(self, socket: S, packets: Iterable[eio_packet.Packet]) -> None:
         """Queue packets on the socket's connection, in order. ``emit()`` would start a task
         per event and socket and wait for it; on a busy floor that is most of the work."""
