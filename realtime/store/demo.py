@@ -121,14 +121,14 @@ async def _create(session: AsyncSession, passwords: dict[str, str], hashes: dict
     session.add(script)
     await session.flush()
     predictive = Campaign(
-        account_id=account_id, name="Get out the vote (predictive)", dialer_mode=DialerMode.PREDICTIVE,
+        account_id=account_id, name="Get out the vote", dialer_mode=DialerMode.PREDICTIVE,
         script_id=script.id, caller_id="+15555550100", use_amd=True, max_lines=30,
         # All day, so the demo dials whenever someone tries it.
         calling_hours_start=dt.time(0, 0), calling_hours_end=dt.time(23, 59),
         time_zone="America/New_York", recycle_interval_seconds=600,
     )
     preview = Campaign(
-        account_id=account_id, name="Volunteer follow-up (preview)", dialer_mode=DialerMode.PREVIEW,
+        account_id=account_id, name="Volunteer follow-up", dialer_mode=DialerMode.PREVIEW,
         script_id=script.id, caller_id="+15555550101",
         calling_hours_start=dt.time(0, 0), calling_hours_end=dt.time(23, 59),
         time_zone="America/New_York",

@@ -71,8 +71,8 @@ async def test_a_signed_in_admin_or_supervisor_reads_the_api_with_the_cookie(dem
         assert response.status == 200 and response.content_type == "application/json"
         assert "X-RateLimit-Limit" in response.headers
         body = await response.json()
-        assert {c["name"] for c in body["resources"]} == {"Get out the vote (predictive)",
-                                                           "Volunteer follow-up (preview)"}
+        assert {c["name"] for c in body["resources"]} == {"Get out the vote",
+                                                           "Volunteer follow-up"}
         item = await client.get(local(body["resources"][0]["uri"]))
         assert item.status == 200 and (await item.json())["id"] == body["resources"][0]["id"]
         head = await client.head("/v1/campaigns")
@@ -142,7 +142,7 @@ async def test_a_browser_gets_a_page_whose_links_it_can_follow(demo):
         assert uri in found.hrefs, uri
     assert all(href.startswith((base + "/v1", "/v1", "/login", "/")) for href in found.hrefs), found.hrefs
     # The same JSON, pretty-printed.
-    assert '"name": "Get out the vote (predictive)"' in "".join(found.texts)
+    assert '"name": "Get out the vote"' in "".join(found.texts)
     for href in found.hrefs:
         if href.startswith(base + "/v1"):
             followed = await client.get(local(href), headers=BROWSER)

@@ -32,7 +32,7 @@ async def test_the_demo_admin_signs_in_and_browses_the_api_by_clicking(site, pag
     # Back where the admin was going, now readable.
     await expect(page).to_have_url(base + "/v1/campaigns")
     await expect(page.get_by_text("200 OK")).to_be_visible()
-    await expect(page.locator("pre")).to_contain_text('"name": "Get out the vote (predictive)"')
+    await expect(page.locator("pre")).to_contain_text('"name": "Get out the vote"')
 
     await json_link(page, base + "/v1/campaigns/1").first.click()
     await expect(page).to_have_url(base + "/v1/campaigns/1")
