@@ -22,7 +22,7 @@ from realtime.callflow.event_log import create_event_log
 from realtime.channels.caller import CallerNamespace
 from realtime.channels.floor import FloorBoard
 from realtime.channels.monitor import MonitorNamespace
-from realtime.channels.server import create_socket_server
+from realtime.channels.server import create_socket_server, setup_socket_server
 from realtime.config import Settings
 from realtime.health import ComponentHealth, Status
 from realtime.http_server import handler_args
@@ -53,7 +53,7 @@ def create_app(settings: Settings) -> web.Application:
         healthz.register(app, "telephony", _not_this_process)
 
     socket_server = create_socket_server(settings)
-    socket_server.attach(app, socketio_path="socket.io")
+    setup_socket_server(app, socket_server)
     app[app_keys.SOCKETS] = socket_server
     if settings.runs_web:
         setup_sign_in(app)

@@ -5,7 +5,9 @@ import asyncio
 import re
 import sys
 
+import aiohttp
 import pytest
+import socketio
 
 from realtime.store import migrate
 from tests.processes import Serving, clean_env
@@ -181,3 +183,32 @@ def test_an_engine_seeding_the_demo_does_not_send_people_to_its_own_port(tmp_pat
     assert "admin@demo.example / pw" in printed and "caller1 / pw3" in printed
     everything = load_settings({"data_dir": str(tmp_path), "port": "8111"}, environ={})
     assert "http://127.0.0.1:8111/login" in format_demo_credentials(creds, everything)
+
+
+async def test_stopping_serve_closes_open_pages_at_once_so_they_reconnect(tmp_path, unused_port):
+    """A graceful stop (a deploy) hangs up the pages' websockets as a dropped connection
+    would, after what was queued for them: they reconnect to the next process, and the
+    stop does not wait for their next ping."""
+    server = await Serving.start(unused_port(), env={"REALTIME_DATA_DIR": str(tmp_path)})
+    try:
+        password = re.search(r"caller1 / (\S+)", server.output).group(1)
+        await server.get("/healthz")  # the port is open
+        url = f"http://127.0.0.1:{server.port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{url}/login", json={"login": "caller1", "password": password}) as resp:
+                assert resp.status == 200, await resp.text()
+                cookie = f"realtime_session={resp.cookies['realtime_session'].value}"
+        page = socketio.AsyncClient(reconnection=False)
+        started: asyncio.Future = asyncio.get_running_loop().create_future()
+        closed: asyncio.Future = asyncio.get_running_loop().create_future()
+        page.on("session_started", lambda data: started.done() or started.set_result(data), namespace="/caller")
+        page.on("disconnect", lambda reason=None: closed.done() or closed.set_result(reason), namespace="/caller")
+        await page.connect(url, namespaces=["/caller"], transports=["websocket"], headers={"Cookie": cookie},
+                           wait_timeout=10)
+        await asyncio.wait_for(started, 10)
+        server.proc.terminate()
+        # Well inside the 25 s ping interval, after which the websocket would close anyway.
+        assert await asyncio.wait_for(closed, 10) == page.reason.TRANSPORT_ERROR
+        assert await asyncio.wait_for(server.proc.wait(), 10) == 0
+    finally:
+        await server.stop()
