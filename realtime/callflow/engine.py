@@ -176,12 +176,14 @@ class CallFlowEngine:
         for task in self._tasks[2:]:
             task.cancel()
         await asyncio.gather(*self._tasks[2:], return_exceptions=True)
+        # First: stopping the dialers and sessions below must not end the recordings of the
+        # calls handed over (the next engine resumes them).
+        await self.recorder.close()
         for session in list(self.sessions.values()):
             await session.cancel_tasks()
         for dialer in list(self._dialers.values()):
             await dialer.stop(keep_connected=True)
         await self._drain()
-        await self.recorder.close()
         await self.jobs.close()
         for task in self._tasks[:2]:
             task.cancel()
@@ -807,6 +809,7 @@ class CallFlowEngine:
         session.call, session.household = call, household
         leg.ended.add_done_callback(
             lambda done: session.locked(lambda: session._lead_gone(call, done.result()), "lead hung up"))
+        self.recorder.resume(session.conference.bridge_id, call)  # if the engine before us recorded it
         return True
 
     async def _unsaved_call(self, session: LiveSession) -> Pending | None:

@@ -10,6 +10,10 @@ stopped explicitly). Once Asterisk reports the file done, the call attempt's
 ``recording_url`` is set: the server's ``/v1/call_recordings/<attempt id>``, absolute when
 ``REALTIME_PUBLIC_URL`` is set.
 
+An engine that closes leaves the recordings of the calls it hands over running in
+Asterisk; the engine that adopts such a call resumes following its recording
+(:meth:`CallRecorder.resume`) and ends it as its own.
+
 A recording failure never touches the call: it is logged with what was being done and
 the call goes on unrecorded.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -54,16 +59,18 @@ class CallRecorder:
         self.public_url = public_url
         self._outcomes: dict[str, asyncio.Future[str | None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._left: dict[asyncio.Task[Any], asyncio.Future[None]] = {}  # a call's task -> its lead left
 
     def record(self, account_id: int, bridge_id: str, call: LiveCall) -> None:
         """The lead of ``call`` was just bridged into ``bridge_id``: record the call if the
         account wants it. Returns at once; :meth:`outcome` tells how it went."""
-        loop = asyncio.get_running_loop()
-        outcome: asyncio.Future[str | None] = loop.create_future()
-        self._outcomes[call.call_id] = outcome
-        task = loop.create_task(self._record(account_id, bridge_id, call, outcome), name=f"record-{call.call_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(bridge_id, call, lambda: self._start(account_id, bridge_id, call))
+
+    def resume(self, bridge_id: str, call: LiveCall) -> None:
+        """``call`` was taken over from an engine before us: if its recording is still live
+        in Asterisk, follow it to its end as :meth:`record` does (the account's switch was
+        read when it started). Returns at once; :meth:`outcome` tells how it went."""
+        self._spawn(bridge_id, call, lambda: self._follow(call, bridge_id, BridgeRecording.resume, "resumed"))
 
     def outcome(self, call_id: str) -> asyncio.Future[str | None] | None:
         """The call's recording URL once stored (None: not recorded), or None when the call
@@ -71,15 +78,27 @@ class CallRecorder:
         return self._outcomes.get(call_id)
 
     async def close(self) -> None:
+        """Stop following the calls: their recordings go on in Asterisk for the next engine
+        to resume. Only those whose lead has left already are stopped and stored first."""
         for task in list(self._tasks):
-            task.cancel()
+            left = self._left.get(task)
+            if left is None or not left.done():
+                task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _record(self, account_id: int, bridge_id: str, call: LiveCall,
+    def _spawn(self, bridge_id: str, call: LiveCall, work: Callable[[], Awaitable[str | None]]) -> None:
+        loop = asyncio.get_running_loop()
+        outcome: asyncio.Future[str | None] = loop.create_future()
+        self._outcomes[call.call_id] = outcome
+        task = loop.create_task(self._record(bridge_id, call, work, outcome), name=f"record-{call.call_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _record(self, bridge_id: str, call: LiveCall, work: Callable[[], Awaitable[str | None]],
                       outcome: asyncio.Future[str | None]) -> None:
         url = None
         try:
-            url = await self._run(account_id, bridge_id, call)
+            url = await work()  # made here: a task cancelled before it runs leaves no coroutine unawaited
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -94,20 +113,44 @@ class CallRecorder:
         if self._outcomes.get(call_id) is outcome:
             del self._outcomes[call_id]
 
-    async def _run(self, account_id: int, bridge_id: str, call: LiveCall) -> str | None:
+    async def _start(self, account_id: int, bridge_id: str, call: LiveCall) -> str | None:
         async with self.store.sessions() as db:
             wanted = await db.scalar(select(Account.record_calls).where(Account.id == account_id))
-        if not wanted or call.leg is None or call.leg.ended.done():
+        if not wanted:
             return None
-        left = self._lead_left(call, bridge_id)
+        return await self._follow(call, bridge_id, BridgeRecording.start, "started")
+
+    async def _follow(self, call: LiveCall, bridge_id: str,
+                      begin: Callable[[Telephony, str, str], Awaitable[BridgeRecording | None]],
+                      begun: str) -> str | None:
+        """The recording of a fresh call or of one taken over: until the lead leaves the
+        conference, then stopped and, once complete, its URL on the call attempt."""
+        if call.leg is None or call.leg.ended.done():
+            return None
         name = call_recording_name(call.call_id)
+        left = self._lead_left(call, bridge_id)  # before the request: the lead may leave meanwhile
+        task = asyncio.current_task()
+        assert task is not None
         try:
-            recording = await BridgeRecording.start(self.telephony, bridge_id, name)
-        except AriError as exc:
-            logger.warning("call %s (attempt %s): recording %s of %s not started: %s", call.call_id,
-                           call.attempt_id, name, bridge_id, exc)
-            return None
-        await left
+            try:
+                recording = await begin(self.telephony, bridge_id, name)
+            except AriError as exc:
+                logger.warning("call %s (attempt %s): recording %s of %s not %s: %s", call.call_id,
+                               call.attempt_id, name, bridge_id, begun, exc)
+                return None
+            if recording is None:
+                logger.info("call %s (attempt %s): no recording %s live in %s", call.call_id, call.attempt_id,
+                            name, bridge_id)
+                return None
+            self._left[task] = left  # from now on, close() leaves this call's recording to its end
+            try:
+                await left
+            except asyncio.CancelledError:
+                recording.detach()  # closing: the recording goes on for the next engine
+                raise
+        finally:
+            self._left.pop(task, None)
+            left.cancel()  # done already, or no longer wanted: drops the watch on the lead
         ended = await recording.stop(FINISH_WAIT_SECONDS)
         if ended is None or ended.state != "done":
             logger.warning("call %s (attempt %s): recording %s did not complete: %s", call.call_id, call.attempt_id,
@@ -124,8 +167,7 @@ class CallRecorder:
         assert leg is not None
         left: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-        def done(*_: Any) -> None:
-            registration.remove()
+        def done() -> None:
             if not left.done():
                 left.set_result(None)
 
@@ -133,6 +175,16 @@ class CallRecorder:
             if isinstance(event, ChannelLeftBridge) and event.bridge is not None and event.bridge.id == bridge_id:
                 done()
 
+        def on_ended(ended: asyncio.Future[Any]) -> None:
+            # Cancelled is not ended: a task awaiting it was cancelled, the lead is still there.
+            if not ended.cancelled():
+                done()
+
+        def forget(_: asyncio.Future[None]) -> None:
+            registration.remove()
+            leg.ended.remove_done_callback(on_ended)
+
         registration = self.telephony.client.on_channel(leg.id, on_event)
-        leg.ended.add_done_callback(done)
+        leg.ended.add_done_callback(on_ended)
+        left.add_done_callback(forget)
         return left

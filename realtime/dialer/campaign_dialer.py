@@ -528,13 +528,13 @@ class CampaignDialer:
         campaign = self.campaign
         if campaign.leave_voicemail and call.household.may_leave_voicemail and self._voicemail:
             await leg.drop_voicemail(self._voicemail)
-            end = await leg.ended
+            end = await leg.wait_ended()
             left = leg.voicemail_started_at is not None and end.by.value == "us"
             await self._finish(call, CallStatus.VOICEMAIL_LEFT if left else CallStatus.MACHINE,
                                hangup_cause=end.cause, **answered)
         else:
             await leg.hangup()
-            await self._finish(call, CallStatus.MACHINE, hangup_cause=(await leg.ended).cause, **answered)
+            await self._finish(call, CallStatus.MACHINE, hangup_cause=(await leg.wait_ended()).cause, **answered)
 
     async def _human(self, call: LiveCall, answered: dict) -> None:
         leg = call.leg
@@ -561,7 +561,9 @@ class CampaignDialer:
         leg = call.leg
         assert leg is not None and self.pacer is not None
         connected = self.clock()
-        end = await leg.ended
+        # Shielded, as everywhere here: cancelling this task (a stop) must not cancel the leg's
+        # ended, which the session and the recorder follow too (and, on a hand-over, find unended).
+        end = await leg.wait_ended()
         self.pacer.observe_talk(self.clock() - connected)
         if leg.voicemail_started_at is not None and end.by is EndedBy.US:
             # The caller reached a machine and left the campaign's message: no results to wait for.
@@ -603,7 +605,7 @@ class CampaignDialer:
         """Nobody free: the safe-harbor message starts at once, then the line hangs up."""
         leg = call.leg
         await leg.abandon(self._safe_harbor)
-        end = await leg.ended
+        end = await leg.wait_ended()
         started = leg.safe_harbor_started_at
         if started is None:
             logger.error("campaign %s: call %s abandoned without its safe-harbor message", self.campaign_id,

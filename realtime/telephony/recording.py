@@ -5,6 +5,10 @@ recording's events (``RecordingStarted``, then ``RecordingFinished`` or
 ``RecordingFailed``) reach the handlers of the bridge. The file is kept by Asterisk
 (``/var/spool/asterisk/recording/<name>.wav``) and read back with
 ``GET /recordings/stored/<name>/file``.
+
+A recording belongs to Asterisk, not to the process that started it: an engine that takes
+over a call after a restart picks its recording up with :meth:`BridgeRecording.resume`
+(``GET /recordings/live/<name>``) and follows it to its end as if it had started it.
 """
 from __future__ import annotations
 
@@ -31,8 +35,9 @@ def call_recording_name(call_id: str) -> str:
 
 
 class BridgeRecording:
-    """Start with :meth:`start`; ``finished`` resolves with the recording as it ended
-    (state ``done``, ``failed``, or ``lost`` when the bridge went before saying)."""
+    """Start with :meth:`start`, or take one up with :meth:`resume`; ``finished`` resolves
+    with the recording as it ended (state ``done``, ``failed``, or ``lost`` when the bridge
+    went before saying)."""
 
     def __init__(self, telephony: Telephony, bridge_id: str, name: str) -> None:
         self.telephony = telephony
@@ -54,6 +59,33 @@ class BridgeRecording:
             recording._registration.remove()
             raise
         return recording
+
+    @classmethod
+    async def resume(cls, telephony: Telephony, bridge_id: str, name: str) -> BridgeRecording | None:
+        """The recording ``name`` of ``bridge_id`` that someone else started (an engine before
+        us), if Asterisk still has it live; None when it has not. Raises
+        :class:`~.ari.AriError` when Asterisk cannot say."""
+        recording = cls(telephony, bridge_id, name)
+        try:
+            live = await telephony.client.get_live_recording(name)
+        except NoSuchRecording:
+            if recording.finished.done():
+                return recording  # it ended as we asked: its event says how
+            recording.detach()
+            return None
+        except BaseException:
+            recording.detach()
+            raise
+        if live.target != ("bridge", bridge_id) or live.state in ("done", "failed", "canceled"):
+            logger.warning("recording %s is not one of bridge %s to follow: %s %s", name, bridge_id,
+                           live.target_uri, live.state)
+            recording.detach()
+            return None
+        return recording
+
+    def detach(self) -> None:
+        """Stop following it; it goes on in Asterisk (for the next engine to :meth:`resume`)."""
+        self._registration.remove()
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, (RecordingFinished, RecordingFailed)):

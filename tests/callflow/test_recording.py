@@ -3,7 +3,9 @@ recording_url on the call attempt and its audio through /v1/call_recordings."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import wave
 
 import aiohttp
 from sqlalchemy import select
@@ -11,9 +13,10 @@ from sqlalchemy import select
 from realtime import app_keys
 from realtime.callflow.recording import recording_url
 from realtime.store.models import Account, CallAttempt, DialerMode, UserRole
+from realtime.telephony.sim.model import WAV_MAX_SECONDS
 from realtime.telephony.sim.pbx import AriError as SimAriError
 from realtime.telephony.sim.rest import PBX_KEY
-from tests.channels.conftest import SIM_PASSWORD, SIM_USER, FarEnd
+from tests.channels.conftest import SIM_PASSWORD, SIM_USER, SPEED, FarEnd, start_product
 from tests.channels.floor import PERSON, add_caller, add_campaign, add_user, phone, seed_account
 from tests.channels.test_caller_flow import answers_for, talk_and_hang_up
 
@@ -175,6 +178,50 @@ async def test_a_recording_the_pbx_refuses_leaves_the_call_alone(product, floor,
     assert (await attempt_of(product, talked["call_id"])).recording_url is None
     await caller.ok("submit", {"call_id": talked["call_id"], "lead_id": talked["household"]["leads"][0]["id"],
                                "answers": answers_for(floor), "then": "continue", "key": "k-1"})
+
+
+async def test_a_restarted_engine_sees_a_recording_it_did_not_start_to_its_end(
+        tmp_path, product, floor, callers, simulator, far_end):
+    async with product.store.transaction() as db:
+        (await db.get(Account, floor.account_id)).record_calls = True
+    campaign = await add_campaign(product.store, floor, DialerMode.POWER, [phone(PERSON)])
+    _, username = await add_caller(product.store, floor, campaign)
+    caller = await callers(username).open()
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession() as http:
+        seen = await RecordingsSeen.open(http, simulator)
+        await caller.ok("start")
+        connected = await caller.next("call_connected")
+        name = (await seen.next_started())["name"]
+    started_at = loop.time()
+    assert name == f"call-{connected['call_id']}"
+    await caller.sio.disconnect()
+    await product.server.close()  # a graceful stop: the call, and its recording, stay up in Asterisk
+    assert (await far_end.request("GET", f"ari/recordings/live/{name}"))["state"] == "recording"
+
+    restarted = await start_product(tmp_path, simulator)
+    again = callers(username, url=restarted.url)
+    again.cookie = caller.cookie
+    try:
+        await again.connect(last_seq=caller.last_seq)
+        assert (await again.next("snapshot"))["call"]["call_id"] == connected["call_id"]
+        hung_up_at = loop.time()
+        await again.ok("hangup")
+        await again.next("call_ended", call_id=connected["call_id"], status="completed", by="caller")
+        url = await recorded(restarted, connected["call_id"])
+        attempt = await attempt_of(restarted, connected["call_id"])
+        assert url == attempt.recording_url == f"/v1/call_recordings/{attempt.id}"
+        # The file holds the whole call: from its start, through the restart, to the hang-up.
+        status, content_type, audio = await fetch(restarted.url + url, floor.api_key, floor.api_auth)
+        assert (status, content_type) == (200, "audio/wav")
+        with wave.open(io.BytesIO(audio)) as wav:
+            seconds = wav.getnframes() / wav.getframerate()
+        assert seconds >= min(int((hung_up_at - started_at) * SPEED), WAV_MAX_SECONDS) > 0
+        journal = await far_end.request("GET", "_sim/journal")
+        assert [r["state"] for r in journal["recordings"] if r["name"] == name] == ["done"]
+    finally:
+        await again.close()
+        await restarted.server.close()
 
 
 def test_recording_urls_are_absolute_with_the_public_url():

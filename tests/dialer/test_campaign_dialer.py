@@ -24,7 +24,7 @@ from realtime.store.models import (
     LeadStatus,
     Recording,
 )
-from realtime.telephony import Conference, dial_lead
+from realtime.telephony import Conference, EndedBy, dial_lead
 
 from .conftest import caller_sessions
 
@@ -142,6 +142,26 @@ async def test_power_dials_one_line_per_free_caller_and_recycles_what_failed(flo
     lines = sorted(lead_channels(await simulator.journal()), key=lambda c: c["created_at"])
     assert len(lines) == 4
     assert all(a["destroyed_at"] <= b["created_at"] for a, b in zip(lines, lines[1:]))
+
+
+async def test_stopping_for_a_hand_over_leaves_the_conversations_leg_to_those_who_follow_it(floor, setup, telephony):
+    person = "+12025550144"
+    campaign, [caller], port, dialer, outcomes = await setup([person], dialer_mode=DialerMode.PREVIEW)
+    await dialer.start()
+    # A conversation taken over from the engine before (as after a restart)...
+    queue, before = DialQueue(floor.store), "engine-before:campaign"
+    [household] = await queue.reserve(campaign.id, holder=before, count=1)
+    attempt_id = await queue.start_call(household.id, holder=before, dialer_mode="preview", channel_id="lead-44")
+    lead = await dial_lead(telephony, call_id="44", campaign_id=str(campaign.id), number=person)
+    await lead.answered
+    await lead.connect_to(port.conferences[caller])
+    dialer.adopt_call(call_id="44", attempt_id=attempt_id, household=household, leg=lead, session_id=caller)
+    # ...handed over again: the leg's end is not the dialer's to cancel, the recording and the
+    # session follow it too.
+    await dialer.stop(keep_connected=True)
+    assert not lead.ended.done()
+    await lead.hangup()
+    assert (await lead.wait_ended(WAIT)).by is EndedBy.US
 
 
 async def test_predictive_dials_ahead_and_abandons_legally_when_nobody_is_free(floor, setup, simulator):

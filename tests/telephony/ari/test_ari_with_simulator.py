@@ -312,6 +312,34 @@ async def test_recording_a_bridge_from_start_to_stored_audio(client):
     assert (await client.list_bridges())[0].id == "conf-rec"
 
 
+async def test_a_live_recording_is_found_by_name_until_it_ends(client, sim):
+    agent = CallLog(client, "rec-2")
+    answered = agent.expect(StasisStart)
+    await client.originate("PJSIP/agent101", channel_id="rec-2")
+    await answered
+    await client.create_bridge("conf-live")
+    await client.add_channel("conf-live", "rec-2")
+    started = client.wait_for(lambda e: isinstance(e, RecordingStarted), WAIT)
+    await client.record_bridge("conf-live", "call-live-1", if_exists="fail")
+    await started
+    # A connection that did not start it (an engine restarted since) finds it by its name alone.
+    other = AriClient(sim.url, USER, PASSWORD, "other", request_timeout=5.0, reconnect_backoff=(0.01, 0.1))
+    await other.connect()
+    try:
+        live = await other.get_live_recording("call-live-1")
+        assert (live.name, live.format, live.state, live.target) == ("call-live-1", "wav", "recording",
+                                                                    ("bridge", "conf-live"))
+        with pytest.raises(NoSuchRecording, match="Recording not found"):
+            await other.get_live_recording("call-never")
+        finished = client.wait_for(lambda e: isinstance(e, RecordingFinished), WAIT)
+        await other.stop_recording("call-live-1")
+        await finished
+        with pytest.raises(NoSuchRecording, match="Recording not found"):  # stored now, no longer live
+            await other.get_live_recording("call-live-1")
+    finally:
+        await other.close()
+
+
 async def test_create_then_dial_into_a_bridge(client):
     lead = CallLog(client, "early-1")
     in_stasis = lead.expect(StasisStart)
