@@ -35,6 +35,11 @@ Policies:
             and that share is tuned in hindsight on the very seed it runs on (the best
             utilisation under the limit of three tries)
 
+With --informed, the product's own controller runs three more times, told what only the
+bound knows: which ringing lines a person will answer, when each busy caller frees, or both.
+No dialer can know either; the runs say how much of the gap to the bound is information
+rather than the controller.
+
 Prints, per floor and seed, the product's utilisation (talk ÷ logged-in time), abandonment
 (abandoned ÷ human-answered), calibration (abandons ÷ the abandons its model charged) and
 CPU per decision, and its utilisation ratio to each baseline ("-" where that baseline broke
@@ -43,6 +48,7 @@ the limit, which leaves it out of the minimum); the last line is the summary.
 Every floor runs --hours on 200 callers, four times as long on 10 and 50 (for as many calls).
 
     nice python bench/pacing.py [--hours 0.25] [--seeds 2] [--jobs 2] [--callers 10 50] [--worlds bench]
+                                [--informed]
 """
 from __future__ import annotations
 
@@ -63,9 +69,11 @@ from collections.abc import Callable
 from realtime.dialer.pacing import (
     BusyCaller,
     FloorSnapshot,
+    Horizon,
     LineOutcome,
     PacingController,
     PacingLimits,
+    _increments,
     horizon_edges,
 )
 
@@ -288,10 +296,50 @@ class Floor:
 
 
 # -- policies ----------------------------------------------------------------------------
-def product(floor: Floor, spec: FloorSpec, timing: list[float]):
+class Informed(PacingController):
+    """The product's controller told what only the bound knows - which ringing lines a
+    person will answer (``humans``), when each busy caller frees (``frees``), or ``both`` -
+    and everything else its own: its estimates, its horizon, its target and feedback."""
+
+    def __init__(self, limits: PacingLimits, floor: Floor, knows: str) -> None:
+        super().__init__(limits)
+        self.floor, self.knows = floor, knows
+
+    def horizon(self, snapshot: FloorSnapshot, now: float) -> Horizon:
+        own = super().horizon(snapshot, now)
+        floor, edges = self.floor, self.edges
+        answers, humans, groups = (own.answers_mean, own.answers_var), (own.humans, own.humans_var), own.groups
+        if self.knows in ("humans", "both"):
+            # Only the people's lines, each sure to answer, when by its own ring-time estimate.
+            ring = self.estimates.human_ring
+            cum_mean, cum_var = [0.0] * len(edges), [0.0] * len(edges)
+            people = 0
+            for line, (outcome, _) in floor.fates.items():
+                if outcome is LineOutcome.HUMAN:
+                    people += 1
+                    rung = now - floor.lines[line]
+                    start = ring.cdf(rung)
+                    for k, edge in enumerate(edges):
+                        p = min(1.0, (ring.cdf(rung + edge) - start) / (1 - start)) if start < 1 else 1.0
+                        cum_mean[k] += p
+                        cum_var[k] += p * (1 - p)
+            answers, humans, groups = _increments(cum_mean, cum_var), (float(people), 0.0), ((people, 1.0),)
+        frees = (own.frees_mean, own.frees_var)
+        if self.knows in ("frees", "both"):
+            freed = [0.0] * len(edges)
+            for caller, state in enumerate(floor.state):
+                if state != WAITING:
+                    k = bisect.bisect_left(edges, floor.free_at[caller] - now)
+                    if k < len(edges):
+                        freed[k] += 1
+            frees = (freed, [0.0] * len(edges))
+        return Horizon(edges, own.waiting, answers, frees, (own.new_mean, own.new_var, own.new_human), humans, groups)
+
+
+def product(floor: Floor, spec: FloorSpec, timing: list[float], knows: str | None = None):
     world = WORLDS[spec.world]
-    controller = PacingController(PacingLimits(abandon_limit=LIMIT, max_lines=None,
-                                               line_lifetime=world.line_lifetime))
+    limits = PacingLimits(abandon_limit=LIMIT, max_lines=None, line_lifetime=world.line_lifetime)
+    controller = Informed(limits, floor, knows) if knows else PacingController(limits)
     floor.observer = controller
 
     def decide(floor: Floor, now: float) -> int:
@@ -541,9 +589,9 @@ def seconds_for(spec: FloorSpec, hours: float) -> float:
 def run_policy(spec: FloorSpec, name: str, hours: float, parameter: float | None = None) -> Result:
     floor = Floor(spec.callers, Sampler(spec))
     seconds = seconds_for(spec, hours)
-    if name == "product":
+    if name == "product" or name.startswith("informed "):
         timing: list[float] = []
-        policy, controller = product(floor, spec, timing)
+        policy, controller = product(floor, spec, timing, name.removeprefix("informed ") if name != "product" else None)
         result = floor.run(seconds, policy)
         result.charged = controller.charged_total
         result.cpu_per_decision = sum(timing) / len(timing)
@@ -595,11 +643,14 @@ def tuned_bound(spec: FloorSpec, hours: float) -> tuple[float, Result | None]:
     return best if best else (float("nan"), None)
 
 
-def run_seed(args: tuple[FloorSpec, float]) -> tuple[FloorSpec, dict]:
-    spec, hours = args
+INFORMED = {"humans": "which lines a person answers", "frees": "when callers free", "both": "both"}
+
+
+def run_seed(args: tuple[FloorSpec, float, bool]) -> tuple[FloorSpec, dict]:
+    spec, hours, informed = args
     started = time.perf_counter()
-    out: dict[str, object] = {name: run_policy(spec, name, hours) for name in ("product", "power", "original",
-                                                                               "vicidial")}
+    names = ("product", "power", "original", "vicidial", *(f"informed {knows}" for knows in INFORMED if informed))
+    out: dict[str, object] = {name: run_policy(spec, name, hours) for name in names}
     out["static_largest"], out["static_tried"] = largest_legal_ratio(spec, hours)
     out["bound_share"], out["bound"] = tuned_bound(spec, hours)
     print(f"  {spec.name} seed {spec.seed}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
@@ -635,6 +686,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--callers", type=int, nargs="*", help="only floors with these caller counts")
     parser.add_argument("--worlds", nargs="*", choices=sorted(WORLDS), default=sorted(WORLDS))
+    parser.add_argument("--informed", action="store_true",
+                        help="also run the product told what only the bound knows (three more runs a floor)")
     args = parser.parse_args(argv)
     if args.seeds < 2:
         parser.error("--seeds must be at least 2")
@@ -642,7 +695,7 @@ def main(argv: list[str] | None = None) -> int:
     specs.sort(key=lambda s: -s.callers)  # the big floors first, so the pool ends together
     started = time.perf_counter()
     with multiprocessing.Pool(args.jobs) as pool:
-        done = dict(pool.map(run_seed, [(spec, args.hours) for spec in specs], chunksize=1))
+        done = dict(pool.map(run_seed, [(spec, args.hours, args.informed) for spec in specs], chunksize=1))
         # The fixed ratio for a seed: the largest legal on every other seed of its floor.
         by_floor: dict[tuple, list[FloorSpec]] = collections.defaultdict(list)
         for spec in specs:
@@ -702,6 +755,14 @@ def main(argv: list[str] | None = None) -> int:
                  f"{max(cpu[world]) * 1000:.2f} ms on the slowest floor" if cpu[world] else ""))
     for n in sorted(bound_ratios):
         print(f"{n:>3} callers: product ÷ bound min {min(bound_ratios[n]):.3f}, mean {statistics.fmean(bound_ratios[n]):.3f}")
+    if args.informed:
+        print("The product told what only the bound knows (÷ bound where the bound stayed legal; its worst abandonment):")
+        for knows, what in INFORMED.items():
+            for n in sorted(bound_ratios):
+                told = [(done[spec][f"informed {knows}"], done[spec]["bound"]) for spec in specs if spec.callers == n]
+                each = [r.talk_seconds / b.talk_seconds for r, b in told if b is not None and b.abandonment <= LEGAL]
+                print(f"  {what:<30} {n:>3} callers: min {min(each):.3f}, mean {statistics.fmean(each):.3f}, "
+                      f"worst abandonment {max(r.abandonment for r, _ in told):.2%}")
     print(f"ran in {time.perf_counter() - started:.0f} s")
 
     def least(values: list[float]) -> str:

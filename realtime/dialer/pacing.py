@@ -397,6 +397,12 @@ class PacingController:
             caps["trunk"] = limits.trunk_lines
         return caps
 
+    def horizon(self, snapshot: FloorSnapshot, now: float) -> Horizon:
+        """What the coming line lifetime holds for the floor, by the live estimates. (The
+        benchmark overrides it to tell the controller what only a perfect-information dialer
+        knows, and so measure how much of the gap to that bound is information.)"""
+        return Horizon.of(snapshot, self.estimates, self.edges)
+
     def decide(self, snapshot: FloorSnapshot, now: float) -> PacingDecision:
         estimates = self.estimates
         estimates.settle(now)
@@ -425,7 +431,7 @@ class PacingController:
             return self._keep(now, 0, "no callers logged in", inputs, cap)
         if room <= 0:
             return self._keep(now, 0, f"line cap reached: {cap} lines ({cap_name})", inputs, cap, cap_name)
-        horizon = Horizon.of(snapshot, estimates, self.edges)
+        horizon = self.horizon(snapshot, now)
         inputs["expected_answers"] = round(horizon.humans, 2)
         inputs["expected_free_callers"] = round(horizon.free_by_end, 2)
         budget = target / correction
@@ -483,6 +489,7 @@ class Horizon:
         self.frees_mean, self.frees_var = frees
         self.new_mean, self.new_var, self.new_human = new
         self.humans, self.humans_var = humans
+        self.groups = tuple(groups)  # (lines, P(a person)) of the ringing lines, by age
         self.free_by_end = waiting + sum(self.frees_mean)
         # The exact walk's states grow with the answers to come and the callers that may
         # take them; where they are many, the clipped normal is close and far cheaper.
