@@ -45,7 +45,9 @@ Prints, per floor and seed, the product's utilisation (talk ÷ logged-in time), 
 CPU per decision, and its utilisation ratio to each baseline ("-" where that baseline broke
 the limit, which leaves it out of the minimum); the last line is the summary.
 
-Every floor runs --hours on 200 callers, four times as long on 10 and 50 (for as many calls).
+Every floor runs --hours on 200 callers, four times as long on 10 and 50: as many calls on
+50, a fifth as many on 10 (at the default, a new 10-caller campaign's first hour, where the
+confidence bound on its rate still holds it back).
 
     nice python bench/pacing.py [--hours 0.25] [--seeds 2] [--jobs 2] [--callers 10 50] [--worlds bench]
                                 [--informed]
@@ -582,7 +584,7 @@ def bound(floor: Floor, spec: FloorSpec, share: float):
 
 # -- running -------------------------------------------------------------------------------
 def seconds_for(spec: FloorSpec, hours: float) -> float:
-    # Smaller floors run longer, for as many calls.
+    # Smaller floors run longer, for more calls (as many down to 50 callers).
     return hours * 3600 * min(4.0, 200 / spec.callers)
 
 
@@ -591,7 +593,8 @@ def run_policy(spec: FloorSpec, name: str, hours: float, parameter: float | None
     seconds = seconds_for(spec, hours)
     if name == "product" or name.startswith("informed "):
         timing: list[float] = []
-        policy, controller = product(floor, spec, timing, name.removeprefix("informed ") if name != "product" else None)
+        knows = name.removeprefix("informed ") if name != "product" else None
+        policy, controller = product(floor, spec, timing, knows)
         result = floor.run(seconds, policy)
         result.charged = controller.charged_total
         result.cpu_per_decision = sum(timing) / len(timing)
