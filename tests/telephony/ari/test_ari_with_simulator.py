@@ -92,6 +92,15 @@ class CallLog:
         return [e.dialstatus for e in self.events if isinstance(e, Dial)]
 
 
+async def answered_agent(client: AriClient, endpoint: str, channel_id: str) -> CallLog:
+    """An agent's phone originated into our application and answered: its events."""
+    agent = CallLog(client, channel_id)
+    answered = agent.expect(StasisStart)
+    await client.originate(endpoint, channel_id=channel_id)
+    await answered
+    return agent
+
+
 def number(last_two: str) -> str:
     return f"PJSIP/155555501{last_two}@trunk"
 
@@ -223,10 +232,7 @@ async def test_missing_things_and_wrong_states_map_to_domain_errors(client):
 
 
 async def test_in_call_controls_playbacks_and_dtmf(client, sim):
-    agent = CallLog(client, "agent-1")
-    answered = agent.expect(StasisStart)
-    await client.originate("PJSIP/agent101", channel_id="agent-1")
-    await answered
+    agent = await answered_agent(client, "PJSIP/agent101", "agent-1")
 
     started = agent.expect(PlaybackStarted)
     finished = agent.expect(PlaybackFinished)
@@ -273,10 +279,7 @@ async def test_in_call_controls_playbacks_and_dtmf(client, sim):
 
 
 async def test_recording_a_bridge_from_start_to_stored_audio(client):
-    agent = CallLog(client, "rec-1")
-    answered = agent.expect(StasisStart)
-    await client.originate("PJSIP/agent101", channel_id="rec-1")
-    await answered
+    await answered_agent(client, "PJSIP/agent101", "rec-1")
     await client.create_bridge("conf-rec")
     await client.add_channel("conf-rec", "rec-1")
     on_bridge = []
@@ -313,10 +316,7 @@ async def test_recording_a_bridge_from_start_to_stored_audio(client):
 
 
 async def test_a_live_recording_is_found_by_name_until_it_ends(client, sim):
-    agent = CallLog(client, "rec-2")
-    answered = agent.expect(StasisStart)
-    await client.originate("PJSIP/agent101", channel_id="rec-2")
-    await answered
+    await answered_agent(client, "PJSIP/agent101", "rec-2")
     await client.create_bridge("conf-live")
     await client.add_channel("conf-live", "rec-2")
     started = client.wait_for(lambda e: isinstance(e, RecordingStarted), WAIT)
@@ -368,10 +368,7 @@ async def test_answering_machine_detection_through_the_amd_context(client):
 
 
 async def test_dropped_websocket_reconnects_and_reconciles_live_calls(client, sim):
-    agent = CallLog(client, "agent-2")
-    answered = agent.expect(StasisStart)
-    await client.originate("PJSIP/agent102", channel_id="agent-2")
-    await answered
+    agent = await answered_agent(client, "PJSIP/agent102", "agent-2")
     await client.create_bridge("conf-2")
     health: asyncio.Queue = asyncio.Queue()
     client.on_health_change(health.put_nowait)
@@ -392,10 +389,7 @@ async def test_dropped_websocket_reconnects_and_reconciles_live_calls(client, si
 
 
 async def test_restarted_asterisk_reports_our_lost_channels_as_gone(client, sim):
-    agent = CallLog(client, "agent-3")
-    answered = agent.expect(StasisStart)
-    await client.originate("PJSIP/agent103", channel_id="agent-3")
-    await answered
+    agent = await answered_agent(client, "PJSIP/agent103", "agent-3")
     reconciled = asyncio.get_running_loop().create_future()
     client.on_reconnect(lambda channels, bridges: reconciled.set_result(set(channels)))
     gone = agent.expect(ChannelGone)
