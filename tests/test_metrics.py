@@ -18,7 +18,7 @@ async def product(tmp_path, simulator, unused_port):  # noqa: F811
     product = await start_product(tmp_path, simulator, metrics_port=port)
     product.metrics_url = f"http://127.0.0.1:{port}/metrics"
     yield product
-    await product.server.close()
+    await product.close()
 
 
 async def scrape(url: str) -> dict[str, list]:
@@ -89,4 +89,4 @@ async def test_the_public_port_serves_metrics_when_told_to(tmp_path, simulator):
                 names = {f.name for f in text_string_to_metric_families(await resp.text())}
         assert {"realtime_callers", "realtime_dials", "realtime_up"} <= names
     finally:
-        await product.server.close()
+        await product.close()

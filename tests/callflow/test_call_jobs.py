@@ -39,7 +39,7 @@ async def product(tmp_path, simulator) -> AsyncIterator[Product]:
     jobs = running.app[app_keys.CALLFLOW].jobs
     jobs.fetch_timeout, jobs.backoff_base, jobs.tick_seconds = 1.0, 0.2, 0.2
     yield running
-    await running.server.close()
+    await running.close()
 
 
 @pytest.fixture

@@ -196,7 +196,7 @@ async def test_a_restarted_engine_sees_a_recording_it_did_not_start_to_its_end(
     started_at = loop.time()
     assert name == f"call-{connected['call_id']}"
     await caller.sio.disconnect()
-    await product.server.close()  # a graceful stop: the call, and its recording, stay up in Asterisk
+    await product.close()  # a graceful stop: the call, and its recording, stay up in Asterisk
     assert (await far_end.request("GET", f"ari/recordings/live/{name}"))["state"] == "recording"
 
     restarted = await start_product(tmp_path, simulator)
@@ -221,7 +221,7 @@ async def test_a_restarted_engine_sees_a_recording_it_did_not_start_to_its_end(
         assert [r["state"] for r in journal["recordings"] if r["name"] == name] == ["done"]
     finally:
         await again.close()
-        await restarted.server.close()
+        await restarted.close()
 
 
 def test_recording_urls_are_absolute_with_the_public_url():

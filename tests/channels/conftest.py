@@ -109,6 +109,30 @@ class Product:
     def store(self) -> Store:
         return self.app[app_keys.STORE]
 
+    async def close(self, timeout: float = 60.0) -> None:
+        """Stop it as ``realtime serve`` does on SIGTERM. A stop that hangs fails here with the
+        stacks of the tasks it waits on, not later as a bare test timeout that names none."""
+        closing = asyncio.ensure_future(self.server.close())
+        if not (await asyncio.wait([closing], timeout=timeout))[0]:
+            waits = "\n".join(_awaiting(task) for task in asyncio.all_tasks())  # the stop's own task too
+            closing.cancel()
+            await asyncio.gather(closing, return_exceptions=True)
+            raise AssertionError(f"the product did not stop within {timeout} s; its tasks:\n{waits}")
+        closing.result()
+
+
+def _awaiting(task: asyncio.Task[Any]) -> str:
+    """Where a suspended task waits, down its chain of awaits (``print_stack`` shows only
+    the outermost coroutine of a suspended task)."""
+    where = [task.get_name()]
+    coro: Any = task.get_coro()
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            where.append(f"  {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return "\n".join(where)
+
 
 async def start_product(tmp_path, simulator: RunningSimulator, **settings: Any) -> Product:
     from realtime.store import migrate
@@ -126,7 +150,7 @@ async def start_product(tmp_path, simulator: RunningSimulator, **settings: Any) 
 async def product(tmp_path, simulator) -> AsyncIterator[Product]:
     running = await start_product(tmp_path, simulator)
     yield running
-    await running.server.close()
+    await running.close()
 
 
 @pytest.fixture

@@ -123,7 +123,7 @@ async def test_a_restarted_engine_takes_back_a_call_and_the_caller_carries_on(tm
     connected = await caller.next("call_connected")
     await caller.state("on_call")
     await caller.sio.disconnect()
-    await product.server.close()  # the process stops; the call stays up in Asterisk
+    await product.close()  # the process stops; the call stays up in Asterisk
 
     restarted = await start_product(tmp_path, simulator)
     try:
@@ -145,7 +145,7 @@ async def test_a_restarted_engine_takes_back_a_call_and_the_caller_carries_on(tm
         await again.next("call_connected")  # and on to the next lead
     finally:
         await again.close()
-        await restarted.server.close()
+        await restarted.close()
 
 
 async def test_signing_out_ends_the_session_and_closes_its_sockets(product, floor, callers):
@@ -174,7 +174,7 @@ async def test_the_trunks_capacity_reaches_every_campaigns_dialer(tmp_path, simu
         assert running.app[app_keys.CALLFLOW].dialer(campaign).trunk_lines == 2
         await caller.close()
     finally:
-        await running.server.close()
+        await running.close()
 
 
 async def test_callers_connecting_at_once_share_one_dialer(product, floor, callers):
